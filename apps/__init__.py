@@ -1,0 +1,20 @@
+"""The registry of applications: one explicit dict, filled by plain imports here.
+
+The CLI, the per-application scripts, the tuner and the benchmark all look applications up here.
+"""
+
+from __future__ import annotations
+
+from apps.image_classification.task import ImageClassification
+from apps.time_series.task import TimeSeriesForecasting
+from common.errors import UsageError
+from common.task import Task
+
+APPS: dict[str, Task] = {task.name: task for task in (ImageClassification(), TimeSeriesForecasting())}
+
+
+def get_app(name: str) -> Task:
+    try:
+        return APPS[name]
+    except KeyError:
+        raise UsageError(f"unknown application {name!r} (available: {', '.join(APPS)})") from None

@@ -1,0 +1,144 @@
+"""Image classification: a configurable CNN against an SVC baseline on the same split."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from apps.image_classification.config import ImageClassificationConfig
+from apps.image_classification.model import build_augmentation, build_cnn
+from common.datasets import ImageData, load_images
+from common.errors import UsageError
+from common.monitoring import confusion_matrix_figure
+from common.pipeline import make_pipeline
+from common.task import Task
+
+
+def to_numpy(dataset: tf.data.Dataset, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Materialises an unbatched (image, label) dataset as float32 images and int labels."""
+    if limit:
+        dataset = dataset.take(limit)
+    images, labels = [], []
+    for image, label in dataset.batch(1024).as_numpy_iterator():
+        images.append(np.asarray(image, np.float32))
+        labels.append(np.asarray(label, np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+class ImageClassification(Task):
+    name = "image_classification"
+    description = "CNN image classifier (depth, width, activation, batch norm, dropout, L1/L2, augmentation) vs an SVC"
+    config_class = ImageClassificationConfig
+    models = ("cnn",)
+
+    def load_data(self, cfg: ImageClassificationConfig) -> ImageData:
+        return load_images(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels, seed=cfg.seed)
+
+    def num_train_examples(self, cfg, data: ImageData) -> int:
+        n = data.sizes.get("train") or 0
+        if not n:
+            n = int(data.train.reduce(0, lambda count, _: count + 1))
+            data.sizes["train"] = n
+        return min(n, cfg.max_train_samples) if cfg.max_train_samples else n
+
+    def build_inputs(self, cfg, data: ImageData) -> dict:
+        def cast(image, label):
+            return tf.cast(image, tf.float32), label
+
+        n_train = self.num_train_examples(cfg, data)
+        return {
+            "train": make_pipeline(data.train.map(cast), cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                   max_examples=cfg.max_train_samples, shuffle_buffer=max(n_train, 1)),
+            "validation": make_pipeline(data.validation.map(cast), cfg.batch_size),
+            "test": make_pipeline(data.test.map(cast), cfg.batch_size),
+        }
+
+    def data_summary(self, data: ImageData) -> dict:
+        return {"class_names": data.class_names, "image_shape": list(data.image_shape), "sizes": data.sizes}
+
+    def build_model(self, cfg: ImageClassificationConfig, data: ImageData):
+        augmentation = build_augmentation(cfg.rotation, cfg.translation, cfg.zoom, seed=cfg.seed) if cfg.augment else None
+        try:
+            return build_cnn(
+                data.image_shape, data.num_classes, depth=cfg.depth, width=cfg.width, kernel_size=cfg.kernel_size,
+                activation=cfg.activation, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
+                dense_units=cfg.dense_units, l1=cfg.l1, l2=cfg.l2, augmentation=augmentation,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def build_losses(self, cfg):
+        return "sparse_categorical_crossentropy"
+
+    def build_metrics(self, cfg):
+        return ["accuracy"]
+
+    def _predictions(self, model, inputs, split):
+        probabilities = model.predict(inputs[split], verbose=0)
+        labels = np.concatenate([y for _, y in inputs[split].as_numpy_iterator()])
+        return labels, probabilities
+
+    def evaluate(self, model, cfg, data: ImageData, inputs) -> dict:
+        labels, probabilities = self._predictions(model, inputs, "test")
+        predicted = probabilities.argmax(axis=1)
+        loss = float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
+        return {
+            "accuracy": float(accuracy_score(labels, predicted)),
+            "macro_f1": float(f1_score(labels, predicted, average="macro")),
+            "loss": loss,
+        }
+
+    def figures(self, model, cfg, data: ImageData, inputs, split="test") -> dict:
+        labels, probabilities = self._predictions(model, inputs, split)
+        matrix = confusion_matrix(labels, probabilities.argmax(axis=1), labels=range(data.num_classes))
+        title = f"{data.name} {split}: accuracy {np.trace(matrix) / max(1, matrix.sum()):.4f}"
+        return {"confusion_matrix": confusion_matrix_figure(matrix, data.class_names, title)}
+
+    def baselines(self, cfg: ImageClassificationConfig, data: ImageData) -> dict:
+        """An RBF SVC on raw pixels scaled to [0, 1], trained on train + validation (the same 80%)."""
+        if not cfg.baseline_max_samples:
+            return {}
+        from sklearn.svm import SVC
+
+        x_train, y_train = to_numpy(data.train.concatenate(data.validation), cfg.baseline_max_samples)
+        x_test, y_test = to_numpy(data.test)
+        svc = SVC(C=10, gamma="scale").fit(x_train.reshape(len(x_train), -1) / 255.0, y_train)
+        predicted = svc.predict(x_test.reshape(len(x_test), -1) / 255.0)
+        return {"svc_rbf": {"accuracy": float(accuracy_score(y_test, predicted)),
+                            "macro_f1": float(f1_score(y_test, predicted, average="macro"))}}
+
+    def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
+        from common.datasets.files import check_image
+
+        if not inputs:
+            raise UsageError("predict needs image files: dlsuite image_classification predict --run DIR IMAGE...")
+        height, width, channels = model.input_shape[1:]
+        class_names = summary.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+        batch = []
+        for path in inputs:
+            check_image(path)
+            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            if image.shape[-1] == 4 and channels == 3:
+                image = image[..., :3]  # drop the alpha channel
+            if image.shape[-1] != channels:
+                raise UsageError(f"{path} has {image.shape[-1]} channel(s); the model expects {channels}")
+            batch.append(tf.image.resize(tf.cast(image, tf.float32), (height, width)))
+        probabilities = model.predict(tf.stack(batch), verbose=0)
+        return [
+            {"input": path, "label": class_names[int(p.argmax())], "probability": round(float(p.max()), 4)}
+            for path, p in zip(inputs, probabilities)
+        ]
+
+    def search_space(self, hp, cfg: ImageClassificationConfig) -> dict:
+        from tuning.space import choice, float_range, int_range
+
+        return {
+            "depth": int_range(hp, "depth", cfg.depth, 1, 3),
+            "width": choice(hp, "width", cfg.width, [16, 32, 64]),
+            "activation": choice(hp, "activation", cfg.activation, ["relu", "gelu", "tanh"]),
+            "batch_norm": hp.Boolean("batch_norm", default=cfg.batch_norm),
+            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),
+            "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
+            "optimizer": choice(hp, "optimizer", cfg.optimizer, ["adam", "adamw", "rmsprop", "sgd"]),
+        }

@@ -1,0 +1,64 @@
+"""Configuration of the time-series forecasting application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.config import TrainConfig, option
+from common.errors import UsageError
+
+# What `0 = dataset default` means for the embedded series.
+DATASET_DEFAULTS = {
+    "sunspots": {"window": 20, "horizon": 1},
+    "co2": {"window": 104, "horizon": 52},
+}
+FALLBACK_DEFAULTS = {"window": 20, "horizon": 1}
+
+
+@dataclass
+class TimeSeriesConfig(TrainConfig):
+    """A recurrent forecaster on windows of a univariate series; see `dlsuite time_series config`."""
+
+    dataset: str = option("sunspots", "Series: sunspots, co2, or a CSV path (with --set column=NAME).")
+    epochs: int = option(300, "Maximum number of training epochs.", min=1)
+    batch_size: int = option(32, "Global batch size (split across replicas).", min=1)
+    learning_rate: float = option(3e-3, "Initial learning rate.", min=0.0)
+    early_stopping_patience: int = option(
+        40, "Stop after this many epochs without a better validation loss (0 = off); the best weights are kept.", min=0
+    )
+    image_summary_every: int = option(25, "Write the forecast plot to TensorBoard every N epochs (0 = only at the end).", min=0)
+    column: str = option("", "CSV value column (optional when the CSV has one numeric column).")
+    time_column: str = option("", "CSV time column (optional; used for plots and forecast times).")
+    model: str = option("rnn", "Model family.", choices=("rnn",))
+    cell: str = option("gru", "Recurrent cell.", choices=("simple_rnn", "lstm", "gru"))
+    layers: int = option(1, "Stacked recurrent layers.", min=1)
+    units: int = option(32, "Units per recurrent layer.", min=1)
+    bidirectional: bool = option(False, "Bidirectional recurrent layers (reads each window both ways).")
+    dropout: float = option(0.1, "Dropout on the recurrent layers' inputs.", min=0.0)
+    linear_skip: int = option(
+        12, "Add a linear autoregressive path over the last N steps of the window (LSTNet's highway; 0 = off).", min=0
+    )
+    window: int = option(0, "Input window length (0 = dataset default: sunspots 20, co2 104, CSV 20).", min=0)
+    horizon: int = option(0, "Steps forecast at once (0 = dataset default: sunspots 1, co2 52, CSV 1).", min=0)
+    season: int = option(0, "Season length for the seasonal-naive baseline (0 = dataset's: sunspots 11, co2 52).", min=0)
+    test_size: int = option(0, "Held-out test steps at the end (0 = dataset default; CSV: last 20%).", min=0)
+    validation_size: int = option(0, "Validation steps before the test steps (0 = dataset default; CSV: 10%).", min=0)
+    arima_order: tuple[int, int, int] = option((9, 0, 0), "ARIMA (p, d, q) of the statsmodels SARIMAX baseline.")
+    seasonal_order: tuple[int, int, int, int] = option(
+        (0, 0, 0, 0), "Seasonal (P, D, Q, s) of the SARIMAX baseline ((0,0,0,0) = none)."
+    )
+
+    def validate(self):
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
+        if len(self.arima_order) != 3 or min(self.arima_order) < 0:
+            raise UsageError(f"arima_order={self.arima_order} must be three non-negative integers (p, d, q)")
+        if len(self.seasonal_order) != 4 or min(self.seasonal_order) < 0:
+            raise UsageError(f"seasonal_order={self.seasonal_order} must be four non-negative integers (P, D, Q, s)")
+
+    def resolved(self, key: str) -> int:
+        """`window` / `horizon` with 0 replaced by the dataset's default."""
+        value = getattr(self, key)
+        if value:
+            return value
+        return DATASET_DEFAULTS.get(self.dataset, FALLBACK_DEFAULTS)[key]

@@ -1,0 +1,197 @@
+"""The `dlsuite` command line, shared by `scripts/<app>.py`.
+
+    dlsuite list
+    dlsuite APP train    [--dataset D] [--epochs N] [--batch-size B] [--strategy S] [--seed N]
+                         [--config FILE] [--set key=value ...] [--output-dir DIR] [--overwrite]
+    dlsuite APP evaluate --run DIR [--dataset D]
+    dlsuite APP predict  --run DIR INPUT ...
+    dlsuite APP export   --run DIR [--path OUT]
+    dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
+    dlsuite APP config   (prints every config field with its default and help)
+
+Bad input ends with one line `dlsuite: error: ...` on stderr and exit code 2; a diverged run
+exits with 3; an interrupted one with 130 (rerun the same command to resume it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+
+ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="dataset: embedded name, tfds:NAME, or a path (see `dlsuite list`)")
+    parser.add_argument("--data-dir", help="TFDS data directory (cache of prepared datasets)")
+    parser.add_argument("--epochs", type=int, help="maximum number of epochs")
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--strategy", help="auto|default|one_device|mirrored|multi_worker|tpu")
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--config", help="YAML/JSON file of config fields (e.g. a tuning run's best_config.json)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config field; repeatable (see `dlsuite APP config`)")
+    parser.add_argument("--output-dir", help="run directory (default: runs/APP-TIMESTAMP); rerun with the same one to resume")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser(app: str | None = None) -> argparse.ArgumentParser:
+    from apps import APPS
+
+    prog = "dlsuite" if app is None else f"{app}.py"
+    parser = argparse.ArgumentParser(prog=prog, description="Keras 3 deep-learning application suite.")
+    if app is None:
+        sub = parser.add_subparsers(dest="app", metavar="APP")
+        sub.add_parser("list", help="list applications with their default datasets and models")
+        for name, task in APPS.items():
+            app_parser = sub.add_parser(name, help=task.description, description=task.description)
+            _add_actions(app_parser)
+    else:
+        _add_actions(parser)
+    return parser
+
+
+def _add_actions(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    train = actions.add_parser("train", help="train, evaluate on the test split, compare with baselines, save")
+    _add_train_options(train)
+    train.add_argument("--overwrite", action="store_true", help="replace a finished (or differently configured) run")
+    tune = actions.add_parser("tune", help="KerasTuner search; writes DIR/best_config.json")
+    _add_train_options(tune)
+    tune.add_argument("--tuner", default="random", help="random|bayesian|hyperband (default: random)")
+    tune.add_argument("--max-trials", type=int, default=10, help="trials to run (random, bayesian)")
+    for name, text in (("evaluate", "test metrics of a trained run"), ("predict", "predict with a trained run"),
+                       ("export", "export a trained run as a SavedModel for serving")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
+        if name in ("evaluate", "predict"):
+            action.add_argument("--dataset", help="evaluate on another dataset of the same kind")
+            action.add_argument("--data-dir", help="TFDS data directory")
+            action.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+        if name == "predict":
+            action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
+        if name == "export":
+            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model)")
+    actions.add_parser("config", help="print the config fields, defaults and help")
+
+
+def _overrides(args) -> dict:
+    return {
+        "dataset": getattr(args, "dataset", None),
+        "data_dir": getattr(args, "data_dir", None),
+        "epochs": getattr(args, "epochs", None),
+        "batch_size": getattr(args, "batch_size", None),
+        "strategy": getattr(args, "strategy", None),
+        "seed": getattr(args, "seed", None),
+    }
+
+
+def _print_list() -> None:
+    from apps import APPS
+
+    for name, task in APPS.items():
+        default = task.config_class()
+        print(f"{name}\n  {task.description}\n  default dataset: {default.dataset}    models: {', '.join(task.models)}")
+    from common.datasets.embedded import EMBEDDED
+
+    print("\nembedded datasets (offline):")
+    for name, cls in EMBEDDED.items():
+        print(f"  {name:10s} {cls.KIND:6s} {cls.DESCRIPTION}")
+    print("  tfds:NAME  any TFDS dataset (needs internet the first time, or --data-dir with it prepared)")
+
+
+def _print_metrics(metrics: dict) -> None:
+    def fmt(values: dict) -> str:
+        return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+    print(f"\n{metrics['app']} on {metrics['dataset']}")
+    print(f"  model      {fmt(metrics['test'])}")
+    for name, values in metrics.get("baselines", {}).items():
+        print(f"  {name:10s} {fmt(values)}")
+    if "train_seconds" in metrics:
+        print(f"  {metrics['epochs']} epochs in {metrics['train_seconds']:.1f} s, "
+              f"{metrics['examples_per_second']:.0f} examples/s")
+
+
+def run(argv: list[str] | None = None, app: str | None = None) -> int:
+    from common.errors import TrainingDiverged, UsageError
+
+    parser = build_parser(app)
+    args = parser.parse_args(argv)
+    app_name = app or args.app
+    if app_name is None:
+        parser.print_help()
+        return 2
+    if app_name == "list":
+        _print_list()
+        return 0
+    if args.action is None:
+        parser.parse_args([*(([] if app else [app_name])), "--help"])
+        return 2
+    try:
+        return _dispatch(app_name, args)
+    except UsageError as exc:
+        print(f"dlsuite: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except TrainingDiverged as exc:
+        print(f"dlsuite: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ndlsuite: interrupted; rerun the same command (same --output-dir) to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(app_name: str, args) -> int:
+    from apps import get_app
+    from common.config import describe_fields, resolve_config
+
+    task = get_app(app_name)
+    if args.action == "config":
+        for name, type_name, default, text in describe_fields(task.config_class):
+            print(f"{name} ({type_name}, default {default!r})\n    {text}")
+        return 0
+    if args.action in ("train", "tune"):
+        cfg = resolve_config(task.config_class, task.name, args.config, _overrides(args), args.set)
+        output_dir = args.output_dir or os.path.join("runs", f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        verbose = 0 if args.quiet else "auto"
+        print(f"run dir: {output_dir}  (rerun with --output-dir {output_dir} to resume)", file=sys.stderr)
+        if args.action == "train":
+            from common.training import train
+
+            metrics = train(task, cfg, output_dir, overwrite=args.overwrite, verbose=verbose)
+            _print_metrics(metrics)
+            print(f"  run saved in {output_dir}")
+        else:
+            from tuning.search import search
+
+            summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
+            print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")
+            print(f"best config: {os.path.join(output_dir, 'best_config.json')} "
+                  f"(dlsuite {task.name} train --config {os.path.join(output_dir, 'best_config.json')})")
+        return 0
+    from common import serving
+
+    if args.action == "evaluate":
+        result = serving.evaluate_run(task, args.run, _overrides(args), args.set)
+        _print_metrics(result)
+        return 0
+    if args.action == "predict":
+        for record in serving.predict_run(task, args.run, args.inputs, _overrides(args), args.set):
+            print(json.dumps(record))
+        return 0
+    path = serving.export_run(task, args.run, args.path)
+    print(f"SavedModel written to {path} (signature: serving_default)")
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""One registry of dataset names and one loading path for every application.
+
+A dataset spec is one of:
+
+* an embedded name (`digits`, `mnist5k`, `sunspots`, `co2`): real data from installed packages,
+  prepared once by its TFDS builder into the data dir (see `common.datasets.embedded`);
+* `tfds:NAME` (`tfds:mnist`, `tfds:cifar10`, `tfds:fashion_mnist`, ...): any TFDS dataset, which
+  needs internet the first time unless it is already prepared in `--data-dir`;
+* a path: a folder of images with one sub-folder per class, or a CSV file for a time series.
+
+Loaders return unbatched `tf.data` splits (images) or numpy arrays (series, which are small).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from common.datasets.embedded import EMBEDDED
+from common.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def default_data_dir() -> str:
+    return os.environ.get("DLSUITE_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dlsuite", "tfds")
+
+
+def embedded_names(kind: str | None = None) -> list[str]:
+    return [name for name, cls in EMBEDDED.items() if kind is None or cls.KIND == kind]
+
+
+@dataclass
+class ImageData:
+    """Train/validation/test splits of (image, label) pairs, unbatched; images keep their raw range."""
+
+    name: str
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    class_names: list[str]
+    image_shape: tuple[int, int, int]
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass
+class SeriesData:
+    """A univariate series in time order with contiguous train/validation/test blocks."""
+
+    name: str
+    times: np.ndarray
+    values: np.ndarray
+    n_validation: int
+    n_test: int
+    season: int = 1
+
+    @property
+    def n_train(self) -> int:
+        return len(self.values) - self.n_validation - self.n_test
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """Classifies a dataset spec as ("embedded" | "tfds" | "path", name)."""
+    if not spec:
+        raise UsageError("no dataset given")
+    if spec.startswith("tfds:"):
+        name = spec[len("tfds:"):]
+        if not name:
+            raise UsageError("tfds: needs a dataset name, e.g. tfds:mnist")
+        return "tfds", name
+    if spec in EMBEDDED:
+        return "embedded", spec
+    if os.path.sep in spec or spec.startswith(".") or os.path.exists(spec) or spec.lower().endswith(".csv"):
+        return "path", spec
+    raise UsageError(
+        f"unknown dataset {spec!r}: use an embedded name ({', '.join(EMBEDDED)}), tfds:NAME, or a path to a folder or CSV"
+    )
+
+
+def _embedded_builder(name: str, kind: str, data_dir: str):
+    cls = EMBEDDED[name]
+    if cls.KIND != kind:
+        raise UsageError(f"dataset {name!r} is a {cls.KIND} dataset; this application needs a {kind} dataset "
+                         f"({', '.join(embedded_names(kind))})")
+    builder = cls(data_dir=data_dir or default_data_dir())
+    builder.download_and_prepare()  # a no-op once the TFRecords are cached
+    return builder
+
+
+def load_images(spec: str, data_dir: str = "", image_size: int = 0, channels: int = 0, seed: int = 0) -> ImageData:
+    """Loads an image classification dataset; see the module docstring for the accepted specs.
+
+    Args:
+        spec: dataset spec.
+        data_dir: TFDS data dir ('' = default).
+        image_size: resize to this square size (0 = keep; folders and variable-size TFDS sets need one).
+        channels: 1 or 3 to force grey or colour (0 = keep; folders default to 3).
+        seed: seed of the split of folders and of TFDS sets without a validation split.
+    """
+    source, name = parse_source(spec)
+    if source == "embedded":
+        builder = _embedded_builder(name, "image", data_dir)
+        splits = {s: builder.as_dataset(split=s, as_supervised=True) for s in ("train", "validation", "test")}
+        sizes = {s: builder.info.splits[s].num_examples for s in splits}
+        class_names = [str(i) for i in range(builder.info.features["label"].num_classes)]
+        shape = tuple(builder.info.features["image"].shape)
+    elif source == "tfds":
+        splits, sizes, class_names, shape = _load_tfds_images(name, data_dir)
+    else:
+        from common.datasets.files import load_image_folder
+
+        return load_image_folder(spec, image_size=image_size or 64, channels=channels or 3, seed=seed)
+
+    if image_size or channels or None in shape:
+        if None in shape[:2] and not image_size:
+            raise UsageError(f"images of {spec} have no fixed size: set image_size (e.g. --set image_size=64)")
+        target = image_size or shape[0]
+        out_channels = channels or shape[2] or 3
+
+        def resize(image, label):
+            image = tf.image.resize(tf.cast(image, tf.float32), (target, target))
+            if out_channels != image.shape[-1]:
+                image = tf.image.rgb_to_grayscale(image) if out_channels == 1 else tf.image.grayscale_to_rgb(image)
+            return image, label
+
+        splits = {s: ds.map(resize, num_parallel_calls=tf.data.AUTOTUNE) for s, ds in splits.items()}
+        shape = (target, target, out_channels)
+    return ImageData(name=spec, class_names=class_names, image_shape=tuple(int(d) for d in shape), sizes=sizes, **splits)
+
+
+def _load_tfds_images(name: str, data_dir: str):
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
+    except Exception as exc:  # DatasetNotFoundError and config errors
+        raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
+    features = builder.info.features
+    image_key = next((k for k, v in features.items() if isinstance(v, tfds.features.Image)), None)
+    label_key = next((k for k, v in features.items() if isinstance(v, tfds.features.ClassLabel)), None)
+    if image_key is None or label_key is None:
+        raise UsageError(f"TFDS dataset {name!r} has no image and class-label features (it has: {', '.join(features)})")
+    available = set(builder.info.splits) if builder.info.splits else set()
+    if "validation" in available:
+        names = {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
+    else:
+        names = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+    try:
+        builder.download_and_prepare()
+        loaded = {
+            s: builder.as_dataset(split=spec).map(lambda ex: (ex[image_key], ex[label_key]))
+            for s, spec in names.items()
+        }
+    except UsageError:
+        raise
+    except Exception as exc:
+        raise UsageError(
+            f"could not prepare TFDS dataset {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "without internet, prepare it elsewhere and pass its folder with --data-dir"
+        ) from None
+    sizes = {}
+    for s, spec in names.items():
+        try:
+            sizes[s] = builder.info.splits[spec].num_examples
+        except Exception:  # mocked or unknown split sizes
+            sizes[s] = 0
+    class_names = list(features[label_key].names)
+    return loaded, sizes, class_names, tuple(features[image_key].shape)
+
+
+def load_series(spec: str, data_dir: str = "", column: str = "", time_column: str = "",
+                test_size: int = 0, validation_size: int = 0) -> SeriesData:
+    """Loads a univariate series from an embedded name or a CSV file.
+
+    For a CSV, `column` names the value column (optional when there is one numeric column),
+    `time_column` an optional time column; the split sizes default to the last 20% for test and
+    the 10% before for validation. Embedded series keep their documented splits unless sizes are given.
+    """
+    source, name = parse_source(spec)
+    if source == "tfds":
+        raise UsageError("time series come from an embedded name or a CSV file, not tfds:")
+    if source == "embedded":
+        builder = _embedded_builder(name, "series", data_dir)
+        import tensorflow_datasets as tfds
+
+        parts = [tfds.as_numpy(builder.as_dataset(split=s)) for s in ("train", "validation", "test")]
+        rows = [list(p) for p in parts]
+        times = np.array([r["time"] for part in rows for r in part], np.float64)
+        values = np.array([r["value"] for part in rows for r in part], np.float32)
+        n_val, n_test = len(rows[1]), len(rows[2])
+        season = int(builder.info.metadata.get("season", 1)) if builder.info.metadata else 1
+    else:
+        from common.datasets.files import read_series_csv
+
+        times, values = read_series_csv(spec, column=column, time_column=time_column)
+        n_test = int(round(0.2 * len(values)))
+        n_val = int(round(0.1 * len(values)))
+        season = 1
+    n_test = test_size or n_test
+    n_val = validation_size or n_val
+    if n_test + n_val >= len(values):
+        raise UsageError(f"{spec} has {len(values)} values: too few for {n_val} validation and {n_test} test steps")
+    return SeriesData(name=spec, times=times, values=values, n_validation=n_val, n_test=n_test, season=season)

@@ -1,0 +1,100 @@
+"""`--strategy` names mapped to `tf.distribute` strategies.
+
+| name           | strategy                                                        |
+|----------------|-----------------------------------------------------------------|
+| `default`      | the no-op default strategy (one device, whatever TF places on)  |
+| `one_device`   | `OneDeviceStrategy` on the first GPU, else the CPU              |
+| `mirrored`     | `MirroredStrategy`: synchronous data parallel over local GPUs    |
+| `multi_worker` | `MultiWorkerMirroredStrategy`: several machines, from TF_CONFIG   |
+| `tpu`          | `TPUStrategy` on the TPU named by `--set tpu=` or the environment |
+| `auto`         | TPU if `TPU_NAME` is set, multi-worker if TF_CONFIG lists several workers, mirrored if several GPUs, one_device on one GPU, else default |
+
+Build and compile models inside `strategy.scope()`; the batch size in the config is global.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+from common.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def _cluster_workers() -> int:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 0
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError:
+        raise UsageError("TF_CONFIG is not valid JSON") from None
+    cluster = config.get("cluster", {})
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def resolve_name(name: str) -> str:
+    """Turns `auto` into the concrete strategy name for this machine."""
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
+    if name != "auto":
+        return name
+    if os.environ.get("TPU_NAME"):
+        return "tpu"
+    if _cluster_workers() > 1:
+        return "multi_worker"
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return "mirrored"
+    if len(gpus) == 1:
+        return "one_device"
+    return "default"
+
+
+def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
+    """Creates the strategy for `name` (see the module docstring)."""
+    name = resolve_name(name)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            log.warning("strategy multi_worker without TF_CONFIG: running as a single worker")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    # tpu
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or os.environ.get("TPU_NAME", ""))
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError, RuntimeError) as exc:
+        raise UsageError(f"no TPU found ({str(exc).splitlines()[0][:120]}); use another --strategy") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True for the worker that writes the run's files (always true outside multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "cluster_spec", None) or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def worker_id(strategy: tf.distribute.Strategy) -> str:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return "0"
+    return f"{resolver.task_type}-{resolver.task_id}"

@@ -1,0 +1,83 @@
+"""Atomic writes of run files, `.keras` models and SavedModel exports.
+
+A reader never sees a half-written file: everything is written next to its target and moved into
+place with `os.replace`, which is atomic on one file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+from common.errors import UsageError
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path: str, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def save_model(model: keras.Model, path: str) -> None:
+    """Saves a `.keras` file atomically."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_model(path: str) -> keras.Model:
+    """Loads a `.keras` file written by the suite, with a clear error if it is missing or corrupt."""
+    if not os.path.isfile(path):
+        raise UsageError(f"no trained model at {path}: train first (dlsuite APP train --output-dir DIR)")
+    import apps  # noqa: F401 - registers the suite's custom layers for deserialisation
+
+    try:
+        return keras.saving.load_model(path)
+    except Exception as exc:  # zip, h5 or config errors all mean the same thing to the user
+        raise UsageError(f"cannot load model {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def export_saved_model(model: keras.Model, path: str) -> str:
+    """Exports an inference-only SavedModel with a `serve` / `serving_default` signature."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-export-")
+    try:
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return path

@@ -1,0 +1,44 @@
+"""Using a finished run: evaluate it again, predict with it, export it for serving."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from common.config import resolve_config
+from common.export import export_saved_model, load_model
+from common.runs import RunDir
+from common.task import Task
+
+
+def load_run(task: Task, run_dir: str, overrides: dict | None = None, sets=None):
+    """(config, model, data summary) of a finished run; `overrides` may point it at other data."""
+    run = RunDir(run_dir)
+    saved = run.read_json(run.config)
+    if saved.get("app") != task.name:
+        from common.errors import UsageError
+
+        raise UsageError(f"{run_dir} is a {saved.get('app')!r} run, not {task.name!r}")
+    cfg = resolve_config(task.config_class, task.name, run.config, overrides, sets)
+    model = load_model(run.model)
+    summary = run.read_json(run.metrics).get("data", {})
+    return cfg, model, summary
+
+
+def evaluate_run(task: Task, run_dir: str, overrides=None, sets=None) -> dict:
+    """Test metrics of the run's saved model, on its dataset or the one given in `overrides`."""
+    cfg, model, _ = load_run(task, run_dir, overrides, sets)
+    data = task.load_data(cfg)
+    inputs = task.build_inputs(cfg, data)
+    task.compile_model(model, dataclasses.replace(cfg, jit_compile=False), 1)
+    return {"app": task.name, "dataset": cfg.dataset, "test": task.evaluate(model, cfg, data, inputs)}
+
+
+def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, sets=None) -> list[dict]:
+    cfg, model, summary = load_run(task, run_dir, overrides, sets)
+    return task.predict(model, cfg, summary, inputs)
+
+
+def export_run(task: Task, run_dir: str, path: str = "") -> str:
+    run = RunDir(run_dir)
+    _, model, _ = load_run(task, run_dir)
+    return export_saved_model(model, path or run.saved_model)

@@ -1,0 +1,189 @@
+"""The one training path every application goes through, around `model.fit`.
+
+`train()` resolves the strategy, builds and compiles the model inside its scope, and fits with
+the suite's callbacks: TensorBoard (scalars per epoch, task figures every few epochs),
+BackupAndRestore (rerun with the same --output-dir resumes at the last finished epoch), a best-model
+checkpoint, optional early stopping, a NaN stop that raises `TrainingDiverged`, and a CSV log. Then
+it evaluates on the test split, computes the task's classical baselines, writes plots, the
+`.keras` model and finally `metrics.json`, whose presence marks the run as finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+from common import distribute
+from common.config import TrainConfig, save_config
+from common.errors import TrainingDiverged
+from common.export import atomic_write_json, save_model
+from common.monitoring import (
+    AtomicModelCheckpoint,
+    FigureSummary,
+    StopOnNaN,
+    Throughput,
+    figure_to_png,
+    log_images,
+    write_png,
+)
+from common.runs import RunDir
+from common.task import Task
+
+log = logging.getLogger(__name__)
+
+
+def build_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The optimizer and learning-rate schedule named in the config."""
+    lr = cfg.learning_rate
+    total_steps = max(1, cfg.epochs * max(1, steps_per_epoch))
+    if cfg.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=total_steps, alpha=0.01)
+    elif cfg.lr_schedule == "exponential":
+        # A tenfold decay over the whole run.
+        lr = keras.optimizers.schedules.ExponentialDecay(cfg.learning_rate, decay_steps=total_steps, decay_rate=0.1)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    return keras.optimizers.Adam(lr)
+
+
+@contextlib.contextmanager
+def run_context(cfg: TrainConfig):
+    """Seeds, op determinism and the precision policy for one run; the policy is restored afterwards."""
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(cfg.precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def steps_for(num_examples: int, batch_size: int) -> int:
+    return max(1, -(-num_examples // batch_size))
+
+
+def _worker_dir(run: RunDir, strategy) -> RunDir:
+    """Multi-worker runs: only the chief writes to the run dir; the others write to a scratch dir."""
+    if distribute.is_chief(strategy):
+        return run
+    return RunDir(os.path.join(run.root, ".workers", distribute.worker_id(strategy)))
+
+
+def train(
+    task: Task,
+    cfg: TrainConfig,
+    output_dir: str,
+    *,
+    overwrite: bool = False,
+    extra_callbacks: tuple = (),
+    verbose="auto",
+) -> dict:
+    """Trains `task` with `cfg` into `output_dir` and returns the metrics written to metrics.json."""
+    run = RunDir(output_dir)
+    run.check_can_train(task.name, cfg.to_dict(), overwrite)
+    with run_context(cfg):
+        strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
+        data = task.load_data(cfg)  # bad data fails here, before the run dir exists
+        inputs = task.build_inputs(cfg, data)
+        n_train = task.num_train_examples(cfg, data)
+        steps = steps_for(n_train, cfg.batch_size)
+
+        own = _worker_dir(run, strategy)
+        if overwrite:
+            for path in (own.checkpoints, own.logs, own.csv_log, own.model):
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+        os.makedirs(own.root, exist_ok=True)
+        save_config(cfg, task.name, own.config)
+
+        with strategy.scope():
+            model = task.build_model(cfg, data)
+            task.compile_model(model, cfg, steps)
+
+        throughput = Throughput(n_train)
+        nan_stop = StopOnNaN()
+        callbacks = [
+            nan_stop,
+            keras.callbacks.TensorBoard(own.logs, write_graph=False),
+            keras.callbacks.CSVLogger(own.csv_log, append=True),
+            AtomicModelCheckpoint(own.best, monitor=task.monitor, save_best_only=True),
+            throughput,
+        ]
+        if cfg.image_summary_every:
+            callbacks.append(
+                FigureSummary(lambda m: task.figures(m, cfg, data, inputs, "validation"), own.logs, cfg.image_summary_every)
+            )
+        if cfg.early_stopping_patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=task.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True
+                )
+            )
+        # Last, so an interruption raised by an earlier callback never records an unfinished epoch.
+        callbacks.append(keras.callbacks.BackupAndRestore(own.backup, double_checkpoint=True))
+        callbacks = list(extra_callbacks) + callbacks if extra_callbacks else callbacks
+
+        start = time.perf_counter()
+        history = model.fit(
+            inputs["train"],
+            validation_data=inputs["validation"],
+            epochs=cfg.epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset itself
+            verbose=verbose,
+        )
+        train_seconds = time.perf_counter() - start
+        if nan_stop.diverged_at is not None:
+            epoch, batch = nan_stop.diverged_at
+            raise TrainingDiverged(
+                f"training diverged: the loss became NaN/inf at epoch {epoch}, batch {batch}; "
+                f"lower learning_rate (now {cfg.learning_rate:g}) or use gradient-friendlier settings"
+            )
+        epochs_done = (history.epoch[-1] + 1) if history.epoch else cfg.epochs
+
+        if os.path.isfile(own.best) and not cfg.early_stopping_patience:
+            # Serve the best validation epoch, as EarlyStopping(restore_best_weights) does when on.
+            best = keras.saving.load_model(own.best, compile=False)
+            model.set_weights(best.get_weights())
+
+        test_metrics = task.evaluate(model, cfg, data, inputs)
+        figures = task.figures(model, cfg, data, inputs, "test")
+        pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
+        for name, png in pngs.items():
+            write_png(os.path.join(own.plots, f"{name}.png"), png)
+        if pngs:
+            log_images(own.logs, pngs, step=epochs_done)
+        baselines = task.baselines(cfg, data) if own is run else {}
+        save_model(model, own.model)
+
+        metrics = {
+            "app": task.name,
+            "dataset": cfg.dataset,
+            "test": test_metrics,
+            "baselines": baselines,
+            "epochs": epochs_done,
+            "train_seconds": round(train_seconds, 3),
+            "examples_per_second": round(throughput.examples_per_second, 1),
+            "parameters": int(model.count_params()),
+            "strategy": distribute.resolve_name(cfg.strategy),
+            "replicas": int(strategy.num_replicas_in_sync),
+            "data": task.data_summary(data),
+        }
+        atomic_write_json(own.metrics, metrics)
+        if own is not run:
+            shutil.rmtree(own.root, ignore_errors=True)
+        return metrics

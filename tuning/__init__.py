@@ -1,0 +1,1 @@
+"""KerasTuner search for any registered application (see `tuning.search`)."""

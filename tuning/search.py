@@ -1,0 +1,104 @@
+"""KerasTuner search over an application's own model builders.
+
+`AppHyperModel.build(hp)` turns the application's `search_space(hp, cfg)` into a config and calls
+the same `build_model` / `compile_model` that training uses, so the architecture exists once.
+The search state lives in `DIR/tuning/` (rerunning the same command resumes it without repeating
+finished trials); TensorBoard's HParams dashboard reads `DIR/logs/`; the best configuration is
+written to `DIR/best_config.json`, ready for `dlsuite APP train --config DIR/best_config.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import keras_tuner
+
+from common import distribute
+from common.config import TrainConfig, save_config
+from common.errors import UsageError
+from common.export import atomic_write_json
+from common.task import Task
+from common.training import run_context, steps_for
+
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+class AppHyperModel(keras_tuner.HyperModel):
+    """A hyper-model built from an application's task and base config.
+
+    Args:
+        task: the application.
+        cfg: the base config; every hyperparameter defaults to its value here.
+        data: the loaded dataset (for shapes and class counts).
+        steps_per_epoch: used by learning-rate schedules.
+    """
+
+    def __init__(self, task: Task, cfg: TrainConfig, data, steps_per_epoch: int):
+        super().__init__(name=task.name)
+        self.task = task
+        self.cfg = cfg
+        self.data = data
+        self.steps_per_epoch = steps_per_epoch
+
+    def config_for(self, hp) -> TrainConfig:
+        return dataclasses.replace(self.cfg, **self.task.search_space(hp, self.cfg))
+
+    def build(self, hp):
+        cfg = self.config_for(hp)
+        model = self.task.build_model(cfg, self.data)
+        self.task.compile_model(model, cfg, self.steps_per_epoch)
+        return model
+
+
+def make_tuner(name: str, hypermodel: AppHyperModel, objective: str, max_trials: int, max_epochs: int,
+               directory: str, seed: int, strategy):
+    common = dict(objective=objective, directory=directory, project_name="tuning", overwrite=False,
+                  seed=seed, distribution_strategy=strategy)
+    if name == "random":
+        return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    if name == "bayesian":
+        return keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    if name == "hyperband":
+        return keras_tuner.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
+    raise UsageError(f"unknown tuner {name!r} (choose from: {', '.join(TUNERS)})")
+
+
+def search(task: Task, cfg: TrainConfig, output_dir: str, tuner: str = "random", max_trials: int = 10,
+           verbose="auto") -> dict:
+    """Runs (or resumes) a search and writes `best_config.json`; returns a summary."""
+    if tuner not in TUNERS:
+        raise UsageError(f"unknown tuner {tuner!r} (choose from: {', '.join(TUNERS)})")
+    if max_trials < 1:
+        raise UsageError(f"--max-trials must be >= 1, got {max_trials}")
+    with run_context(cfg):
+        strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
+        data = task.load_data(cfg)
+        inputs = task.build_inputs(cfg, data)
+        steps = steps_for(task.num_train_examples(cfg, data), cfg.batch_size)
+        hypermodel = AppHyperModel(task, cfg, data, steps)
+        os.makedirs(output_dir, exist_ok=True)
+        save_config(cfg, task.name, os.path.join(output_dir, "config.json"))
+        objective = keras_tuner.Objective(task.monitor, direction="min" if "loss" in task.monitor else "max")
+        kt = make_tuner(tuner, hypermodel, objective, max_trials, cfg.epochs, output_dir, cfg.seed, strategy)
+        callbacks = [keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), write_graph=False)]
+        if cfg.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(task.monitor, patience=cfg.early_stopping_patience))
+        kt.search(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs,
+                  callbacks=callbacks, verbose=verbose)
+
+        trials = []
+        for trial in kt.oracle.trials.values():
+            trials.append({"trial_id": trial.trial_id, "status": str(trial.status), "score": trial.score,
+                           "hyperparameters": dict(trial.hyperparameters.values)})
+        best_hp = kt.get_best_hyperparameters(1)
+        if not best_hp:
+            raise UsageError("no trial finished: see the errors above")
+        best_cfg = hypermodel.config_for(best_hp[0])
+        summary = {"app": task.name, "tuner": tuner, "objective": task.monitor,
+                   "best_score": kt.oracle.get_best_trials(1)[0].score,
+                   "best_hyperparameters": dict(best_hp[0].values), "trials": trials}
+        atomic_write_json(os.path.join(output_dir, "tuning_summary.json"), summary)
+        save_config(best_cfg, task.name, os.path.join(output_dir, "best_config.json"))
+        return summary
