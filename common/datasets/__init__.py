@@ -192,7 +192,7 @@ def load_series(spec: str, data_dir: str = "", column: str = "", time_column: st
         import tensorflow_datasets as tfds
 
         parts = [tfds.as_numpy(builder.as_dataset(split=s)) for s in ("train", "validation", "test")]
-        rows = [list(p) for p in parts]
+        rows = [sorted(p, key=lambda r: r["time"]) for p in parts]  # time order, whatever the file order
         times = np.array([r["time"] for part in rows for r in part], np.float64)
         values = np.array([r["value"] for part in rows for r in part], np.float32)
         n_val, n_test = len(rows[1]), len(rows[2])

@@ -119,6 +119,7 @@ class _SeriesBuilder(tfds.core.GeneratorBasedBuilder):
                 {"time": tfds.features.Scalar(dtype=np.float64), "value": tfds.features.Scalar(dtype=np.float32)}
             ),
             metadata=tfds.core.MetadataDict(season=self.SEASON),
+            disable_shuffling=True,  # keep time order in the TFRecords
         )
 
     def _split_generators(self, dl_manager):
@@ -169,7 +170,7 @@ class Co2(_SeriesBuilder):
 
         frame = co2.load_pandas().data
         values = frame["co2"].interpolate(method="linear", limit_direction="both").to_numpy(np.float32)
-        times = frame.index.year + (frame.index.dayofyear - 1) / 365.25
+        times = frame.index.year + (frame.index.day_of_year - 1) / 365.25
         return np.asarray(times, np.float64), values
 
 
