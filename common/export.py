@@ -68,12 +68,26 @@ def load_model(path: str) -> keras.Model:
 
 
 def export_saved_model(model: keras.Model, path: str) -> str:
-    """Exports an inference-only SavedModel with a `serve` / `serving_default` signature."""
+    """Exports an inference-only SavedModel with a `serve` / `serving_default` signature.
+
+    The endpoint calls the model with `training=False` explicitly: `model.export()` in Keras 3.15
+    leaves random augmentation layers (RandomRotation, RandomZoom, ...) active in the served graph.
+    """
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec(shape=t.shape, dtype=t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-export-")
     try:
-        model.export(tmp, format="tf_saved_model", verbose=False)
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(
+            "serve",
+            lambda *args: model(args[0] if len(args) == 1 else list(args), training=False),
+            input_signature=signature,
+        )
+        archive.write_out(tmp, verbose=False)
         if os.path.exists(path):
             shutil.rmtree(path)
         os.replace(tmp, path)
