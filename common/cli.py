@@ -141,9 +141,6 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"dlsuite: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\ndlsuite: interrupted; rerun the same command (same --output-dir) to resume", file=sys.stderr)
-        return 130
 
 
 def _dispatch(app_name: str, args) -> int:
@@ -159,21 +156,33 @@ def _dispatch(app_name: str, args) -> int:
         cfg = resolve_config(task.config_class, task.name, args.config, _overrides(args), args.set)
         output_dir = args.output_dir or os.path.join("runs", f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
         verbose = 0 if args.quiet else "auto"
-        print(f"run dir: {output_dir}  (rerun with --output-dir {output_dir} to resume)", file=sys.stderr)
-        if args.action == "train":
-            from common.training import train
+        try:
+            return _train_or_tune(task, cfg, args, output_dir, verbose)
+        except KeyboardInterrupt:
+            print(f"\ndlsuite: interrupted; rerun the same command with --output-dir {output_dir} to resume",
+                  file=sys.stderr)
+            return 130
+    return _use_run(task, args)
 
-            metrics = train(task, cfg, output_dir, overwrite=args.overwrite, verbose=verbose)
-            _print_metrics(metrics)
-            print(f"  run saved in {output_dir}")
-        else:
-            from tuning.search import search
 
-            summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
-            print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")
-            print(f"best config: {os.path.join(output_dir, 'best_config.json')} "
-                  f"(dlsuite {task.name} train --config {os.path.join(output_dir, 'best_config.json')})")
+def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
+    if args.action == "train":
+        from common.training import train
+
+        metrics = train(task, cfg, output_dir, overwrite=args.overwrite, verbose=verbose)
+        _print_metrics(metrics)
+        print(f"  run saved in {output_dir}")
         return 0
+    from tuning.search import search
+
+    summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
+    best_config = os.path.join(output_dir, "best_config.json")
+    print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")
+    print(f"best config: {best_config} (dlsuite {task.name} train --config {best_config})")
+    return 0
+
+
+def _use_run(task, args) -> int:
     from common import serving
 
     if args.action == "evaluate":

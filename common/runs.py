@@ -91,7 +91,8 @@ class RunDir:
             saved = self.read_json(self.config)
             if saved.get("app") != app:
                 raise UsageError(f"{self.root} holds an unfinished {saved.get('app')!r} run, not {app!r}")
-            changed = sorted(k for k in config if k not in RESUMABLE_KEYS and saved.get(k) != config[k])
+            current = json.loads(json.dumps(config))  # tuples become lists, as in the saved file
+            changed = sorted(k for k in current if k not in RESUMABLE_KEYS and saved.get(k) != current[k])
             if changed:
                 raise UsageError(
                     f"{self.root} holds an unfinished run with other settings ({', '.join(changed)}): "

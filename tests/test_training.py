@@ -1,0 +1,136 @@
+"""The shared training path: resume after an interruption, divergence, run-dir safety, precision."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+
+from apps import get_app
+from common.config import resolve_config
+from common.errors import TrainingDiverged, UsageError
+from common.training import train
+from conftest import TINY_CNN, TINY_RNN, read_json
+
+
+def epochs_logged(run):
+    with open(run / "training_log.csv") as fh:
+        return [int(row["epoch"]) for row in csv.DictReader(fh)]
+
+
+class InterruptAtEpoch(keras.callbacks.Callback):
+    """Simulates a crash in the middle of epoch `epoch` (0-based), after earlier epochs finished."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._current == self.epoch and batch == 1:
+            raise KeyboardInterrupt
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current = epoch
+
+
+def tiny_config(app, *sets):
+    task = get_app(app)
+    extra = TINY_CNN if app == "image_classification" else TINY_RNN
+    items = [s for s in extra if s != "--set"] + list(sets)
+    return task, resolve_config(task.config_class, app, sets=items)
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_at_the_next_epoch(tmp_path):
+    task, cfg = tiny_config("image_classification", "dataset=digits", "epochs=4")
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(task, cfg, str(run), extra_callbacks=(InterruptAtEpoch(2),), verbose=0)
+    assert epochs_logged(run) == [0, 1]  # epochs 1 and 2 finished
+    assert not (run / "metrics.json").exists() and not (run / "model.keras").exists()
+    assert (run / "checkpoints" / "backup").is_dir()
+
+    metrics = train(task, cfg, str(run), verbose=0)
+    assert epochs_logged(run) == [0, 1, 2, 3]  # continued at epoch 3, nothing repeated
+    assert metrics["epochs"] == 4
+    assert not (run / "checkpoints" / "backup").exists()  # cleaned once finished
+
+
+@pytest.mark.slow
+def test_killed_process_resumes(tmp_path):
+    """SIGKILL of the real CLI in the middle of training; the rerun continues after the last finished epoch."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "common.cli", "time_series", "train", "--epochs", "400", "--quiet",
+           "--output-dir", str(run), "--set", "early_stopping_patience=0", *TINY_RNN]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            if (run / "training_log.csv").exists() and len(epochs_logged(run)) >= 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("training never logged 3 epochs")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = epochs_logged(run)
+    assert not (run / "metrics.json").exists()
+    rerun = subprocess.run([*cmd[:6], str(len(done) + 2), *cmd[7:]], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    logged = epochs_logged(run)
+    # Every epoch appears; at most the one being written when killed appears twice.
+    assert sorted(set(logged)) == list(range(len(done) + 2))
+    assert len(logged) - len(set(logged)) <= 1
+    assert read_json(run / "metrics.json")["epochs"] == len(done) + 2
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path, cli):
+    run = tmp_path / "run"
+    code, out, err = cli("time_series", "train", "--epochs", "3", "--quiet", "--output-dir", run, *TINY_RNN,
+                         "--set", "optimizer=sgd", "--set", "learning_rate=1e12", "--set", "linear_skip=0")
+    assert code == 3
+    assert err.strip().startswith("dlsuite: error: training diverged: the loss became NaN/inf at epoch 1")
+    assert not (run / "metrics.json").exists()
+
+
+def test_finished_run_is_not_overwritten_by_accident(tmp_path, cli):
+    run = tmp_path / "run"
+    args = ["time_series", "train", "--epochs", "1", "--quiet", "--output-dir", run, *TINY_RNN]
+    assert cli(*args)[0] == 0
+    code, out, err = cli(*args)
+    assert code == 2 and "holds a finished run; pick another --output-dir or pass --overwrite" in err
+    assert cli(*args, "--overwrite")[0] == 0
+
+
+def test_unfinished_run_with_other_settings_is_refused(tmp_path):
+    task, cfg = tiny_config("time_series", "epochs=3")
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(task, cfg, str(run), extra_callbacks=(InterruptAtEpoch(1),), verbose=0)
+    _, other = tiny_config("time_series", "epochs=3", "units=16")
+    with pytest.raises(UsageError, match=r"unfinished run with other settings \(units\)"):
+        train(task, other, str(run), verbose=0)
+
+
+@pytest.mark.slow
+def test_mixed_precision_and_xla(tmp_path):
+    task, cfg = tiny_config("image_classification", "dataset=digits", "epochs=1", "precision=mixed_bfloat16",
+                            "jit_compile=true", "deterministic=true")
+    metrics = train(task, cfg, str(tmp_path / "run"), verbose=0)
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    assert keras.config.dtype_policy().name == "float32"  # restored after the run
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert model.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
+    assert model.output.dtype == "float32"
+
+
+def test_training_error_is_raised_before_any_run_dir_exists(tmp_path):
+    task, cfg = tiny_config("time_series", "window=500")
+    with pytest.raises(UsageError, match="window=500"):
+        train(task, cfg, str(tmp_path / "run"), verbose=0)
+    assert not os.path.exists(tmp_path / "run")
