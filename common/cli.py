@@ -122,7 +122,10 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
     from common.errors import TrainingDiverged, UsageError
 
     parser = build_parser(app)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+        return int(exc.code or 0)
     app_name = app or args.app
     if app_name is None:
         parser.print_help()
@@ -131,7 +134,7 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
         _print_list()
         return 0
     if args.action is None:
-        parser.parse_args([*(([] if app else [app_name])), "--help"])
+        print(f"dlsuite: error: name an action for {app_name}: {', '.join(ACTIONS)}", file=sys.stderr)
         return 2
     try:
         return _dispatch(app_name, args)
