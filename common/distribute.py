@@ -39,6 +39,30 @@ def _cluster_workers() -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """`MultiWorkerMirroredStrategy` with a `reduce` that accepts the calls Keras 3's `fit` makes.
+
+    Keras 3's TF trainer calls `strategy.reduce` in two ways that the collective implementation
+    rejects as soon as there are two workers (keras-team/keras#20585), so `fit` fails at once:
+
+    * `_maybe_symbolic_build` (start of `fit` / `evaluate`) reduces the whole first `(x, y)` batch,
+      a nest: "Attempt to convert a value (PerReplica...) ... to a Tensor". `MirroredStrategy` maps
+      `reduce` over a nest; here too, element by element (every worker makes the same calls in the
+      same order, so the collectives pair up; Keras only uses the result's shapes and dtypes).
+    * `reduce_per_replica(reduction="mean")` reduces each step's scalar logs (loss, metrics) with
+      `axis=0`: "Invalid reduction dimension 0 for input with 0 dimensions". A scalar has no batch
+      axis; the mean across replicas (`axis=None`) is what Keras computes for `MirroredStrategy`.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        if not isinstance(value, tf.distribute.DistributedValues) and tf.nest.is_nested(value):
+            return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+        shape = getattr(self.experimental_local_results(value)[0], "shape", None)
+        if axis is not None and shape is not None and tf.TensorShape(shape).rank == 0:
+            axis = None
+        return super().reduce(reduce_op, value, axis)
+
+
 def resolve_name(name: str) -> str:
     """Turns `auto` into the concrete strategy name for this machine."""
     if name not in STRATEGIES:
@@ -70,13 +94,13 @@ def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             log.warning("strategy multi_worker without TF_CONFIG: running as a single worker")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    # tpu
+        return _MultiWorkerMirroredStrategy()
+    # tpu. OSError: off Google Cloud, looking a TPU *name* up on the GCE metadata server is a URLError.
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or os.environ.get("TPU_NAME", ""))
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-    except (ValueError, tf.errors.OpError, RuntimeError) as exc:
+    except (ValueError, OSError, tf.errors.OpError, RuntimeError) as exc:
         raise UsageError(f"no TPU found ({str(exc).splitlines()[0][:120]}); use another --strategy") from None
     return tf.distribute.TPUStrategy(resolver)
 

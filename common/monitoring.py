@@ -62,12 +62,12 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
 
 
 class FigureSummary(keras.callbacks.Callback):
-    """Every `every` epochs, renders `make_figures(model)` into TensorBoard images.
+    """Every `every` epochs, renders `make_figures(model)` into TensorBoard images (step = 0-based epoch).
 
     Args:
         make_figures: `model -> {name: matplotlib Figure}`.
         log_dir: the run's TensorBoard directory.
-        every: epoch interval; 0 = only at the end of training.
+        every: epoch interval (>= 1).
     """
 
     def __init__(self, make_figures: Callable, log_dir: str, every: int = 5):
@@ -75,16 +75,11 @@ class FigureSummary(keras.callbacks.Callback):
         self.make_figures = make_figures
         self.log_dir = log_dir
         self.every = every
-        self._last_epoch = -1
-
-    def _write(self, epoch: int):
-        figures = self.make_figures(self.model)
-        log_images(self.log_dir, {name: figure_to_png(fig) for name, fig in figures.items()}, step=epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_epoch = epoch
         if self.every and (epoch + 1) % self.every == 0:
-            self._write(epoch)
+            figures = self.make_figures(self.model)
+            log_images(self.log_dir, {name: figure_to_png(fig) for name, fig in figures.items()}, step=epoch)
 
 
 class Throughput(keras.callbacks.Callback):

@@ -84,8 +84,7 @@ class RunDir:
             raise UsageError(f"output dir {self.root} is a file")
         if self.is_finished():
             if overwrite:
-                os.remove(self.metrics)
-                return
+                return  # train() clears the old run once the new data has loaded
             raise UsageError(f"{self.root} holds a finished run; pick another --output-dir or pass --overwrite")
         if os.path.isfile(self.config) and not overwrite:
             saved = self.read_json(self.config)

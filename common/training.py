@@ -102,7 +102,7 @@ def train(
 
         own = _worker_dir(run, strategy)
         if overwrite:
-            for path in (own.checkpoints, own.logs, own.csv_log, own.model):
+            for path in (own.metrics, own.checkpoints, own.logs, own.plots, own.csv_log, own.model):
                 if os.path.isdir(path):
                     shutil.rmtree(path)
                 elif os.path.exists(path):
@@ -166,7 +166,7 @@ def train(
         for name, png in pngs.items():
             write_png(os.path.join(own.plots, f"{name}.png"), png)
         if pngs:
-            log_images(own.logs, pngs, step=epochs_done)
+            log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
         baselines = task.baselines(cfg, data) if own is run else {}
         save_model(model, own.model)
 
@@ -186,4 +186,6 @@ def train(
         atomic_write_json(own.metrics, metrics)
         if own is not run:
             shutil.rmtree(own.root, ignore_errors=True)
+            with contextlib.suppress(OSError):  # and .workers/ itself once no other worker still uses it
+                os.rmdir(os.path.dirname(own.root))
         return metrics

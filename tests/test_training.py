@@ -104,6 +104,9 @@ def test_finished_run_is_not_overwritten_by_accident(tmp_path, cli):
     assert cli(*args)[0] == 0
     code, out, err = cli(*args)
     assert code == 2 and "holds a finished run; pick another --output-dir or pass --overwrite" in err
+    # --overwrite with bad data fails before touching the finished run
+    assert cli(*args, "--overwrite", "--dataset", "missing.csv")[0] == 2
+    assert (run / "metrics.json").exists()
     assert cli(*args, "--overwrite")[0] == 0
 
 

@@ -1,0 +1,515 @@
+#!/usr/bin/env python
+"""Benchmark of the suite: every application at its default budget, plus the cost of the shared training path.
+
+What it measures
+----------------
+1. **Rows.** Each registered application (`apps.APPS`) is trained on its default dataset with its
+   default config (the default budget: epochs, early stopping, batch size, ...) through
+   `common.training.train`, into `OUTPUT_DIR/<row>` with `overwrite=True`, plus the extra rows of
+   `EXTRA_ROWS` below (image_classification on `digits`, only the dataset overridden). For each
+   row the report gives the test metric of the model and of each classical baseline computed in
+   the same run (accuracy for classification, MAE for time series), the epochs run, the training
+   wall time (`train_seconds`: the whole `model.fit`, validation included), the training-phase
+   throughput from the `Throughput` callback (validation excluded) and the parameter count.
+
+2. **Overhead of the shared training path.** On image_classification / mnist5k with the default
+   model, the same config is trained twice over `--overhead-epochs` epochs (5 by default):
+
+   * *bare*: the task's own methods build everything (`task.load_data`, `task.build_inputs`,
+     `task.build_model` and `task.compile_model`, inside the same strategy scope and with the same
+     seeding as `train`), then a bare `model.fit(train, validation_data=val, epochs=N, verbose=0)`
+     with no callbacks (and `shuffle=False` as `train` passes, which Keras ignores for a dataset) is timed;
+   * *shared*: `common.training.train(...)` with all its callbacks (TensorBoard, CSV log, best-model
+     checkpoint, BackupAndRestore, NaN stop, Throughput, and the TensorBoard figure summary at the
+     config's default `image_summary_every`, so its real cost is in), timed by its own
+     `train_seconds`, which is the wall time of its `model.fit` call.
+
+   Both throughputs are computed the same way: `n_train * epochs / fit_seconds`, i.e. training
+   examples per second over the whole fit, validation included. The ratio shared/bare is reported.
+   Evaluation, baselines and model export happen after `train_seconds` stops and are not part of
+   the comparison; the SVC baseline is therefore switched off (`baseline_max_samples=0`) in both
+   configs to save time, which changes nothing that is timed.
+
+   Fairness: both sides use the same config object, the same seed (`run_context` seeds Python,
+   NumPy and TF, so weights and shuffling are identical), freshly built pipelines and models, and
+   `keras.backend.clear_session()` + garbage collection before each fit; each side pays its own
+   tracing of the train/validation functions and its own first pass over the (cached) pipeline.
+   Order and noise: the first fit in a process also pays one-off costs (thread pools, kernel and
+   library initialisation, page cache) and background load drifts over time, so the runs are
+   interleaved ABBA-style (bare, shared, shared, bare, ... for `--overhead-repeats` rounds; one
+   round = one bare + one shared fit), and the *best* (shortest) fit of each side is kept: noise
+   only ever adds time, so the minimum is the best estimate of each side's own cost. With the
+   default 2 rounds every side gets at least one run after the process has warmed up. Run it on a
+   quiet machine: the report records the load average at start.
+
+3. **Report.** `OUTPUT_DIR/benchmark.json` (everything, including each run's full metrics) and
+   `OUTPUT_DIR/benchmark.md` (also printed to stdout): one table row per run, the overhead line,
+   the targets marked met / not met, and the machine (CPU model, cores, TF / Keras versions, date).
+
+Targets
+-------
+* image_classification on mnist5k: >= 98.0% test accuracy in < 5 min of training (`train_seconds`).
+* image_classification on digits: >= 99.0% test accuracy.
+* time_series on sunspots: test MAE no worse than the best classical baseline of the same run.
+* the shared training path costs <= 5% throughput (shared/bare >= 0.95).
+
+`--quick` shrinks every row to 2 epochs (and the overhead measurement to 2 epochs unless
+`--overhead-epochs` is given) to smoke-test the script; its report is labelled QUICK and its
+target verdicts say nothing about the suite (after ~100 steps the CNN's BatchNorm moving statistics
+have not settled, so its test accuracy can sit at chance; with 1-2 epochs the overhead ratio is
+dominated by tracing and one-off costs). An overhead measurement over fewer than 5 epochs is
+labelled QUICK too. When the 1-minute load average at start is >= 0.5 the report warns that its
+timings are unreliable.
+
+Usage:
+    python scripts/benchmark.py                       # the full benchmark (tens of minutes on a CPU)
+    python scripts/benchmark.py --only image_classification-digits --only overhead
+    python scripts/benchmark.py --quick --overhead-epochs 1 --output-dir /tmp/bench-quick
+    python scripts/benchmark.py --list                # row names
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a plain checkout too
+
+QUICK_EPOCHS = 2
+OVERHEAD_NAME = "overhead"
+OVERHEAD_APP, OVERHEAD_DATASET = "image_classification", "mnist5k"
+OVERHEAD_MAX_COST = 0.05  # the shared path may cost at most 5% throughput
+BUSY_LOAD = 0.5  # a 1-minute load average above this at start marks the timings as unreliable
+
+# Rows beyond "each application on its default dataset": (row name, app, config overrides).
+EXTRA_ROWS = [
+    ("image_classification-digits", "image_classification", {"dataset": "digits"}),
+]
+
+# The primary metric of each application: (metrics key, "higher" | "lower" is better, format).
+PRIMARY_METRIC = {
+    "image_classification": ("accuracy", "higher", ".4f"),
+    "time_series": ("mae", "lower", ".3f"),
+}
+
+
+def _best_baseline(metrics: dict, key: str, better: str) -> tuple[str, float] | None:
+    values = [(name, b[key]) for name, b in (metrics.get("baselines") or {}).items() if key in b]
+    if not values:
+        return None
+    pick = max if better == "higher" else min
+    return pick(values, key=lambda item: item[1])
+
+
+def _target_mnist5k(m: dict) -> tuple[bool, str]:
+    acc, secs = m["test"]["accuracy"], m["train_seconds"]
+    return acc >= 0.98 and secs < 300, f"accuracy {acc:.2%} in {secs / 60:.1f} min"
+
+
+def _target_digits(m: dict) -> tuple[bool, str]:
+    acc = m["test"]["accuracy"]
+    return acc >= 0.99, f"accuracy {acc:.2%}"
+
+
+def _target_sunspots(m: dict) -> tuple[bool, str]:
+    best = _best_baseline(m, "mae", "lower")
+    mae = m["test"]["mae"]
+    if best is None:
+        return False, f"MAE {mae:.3f}, no baseline to compare with"
+    return mae <= best[1], f"MAE {mae:.3f} vs best baseline {best[0]} {best[1]:.3f}"
+
+
+# (app, dataset) -> (target text, check(metrics) -> (met, detail)).
+TARGETS = {
+    ("image_classification", "mnist5k"): (">= 98.0% test accuracy in < 5 min of training", _target_mnist5k),
+    ("image_classification", "digits"): (">= 99.0% test accuracy", _target_digits),
+    ("time_series", "sunspots"): ("test MAE no worse than the best classical baseline", _target_sunspots),
+}
+OVERHEAD_TARGET = f"shared training path costs <= {OVERHEAD_MAX_COST:.0%} throughput (shared/bare >= {1 - OVERHEAD_MAX_COST:.2f})"
+
+
+def log(message: str) -> None:
+    print(f"[benchmark {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- rows -------------------------------------------------------------------------------------
+def all_rows() -> list[dict]:
+    """The default row of every registered application, then EXTRA_ROWS."""
+    from apps import APPS
+
+    rows = []
+    for app, task in APPS.items():
+        dataset = task.config_class().dataset
+        rows.append({"name": f"{app}-{dataset}", "app": app, "overrides": {}})
+    for name, app, overrides in EXTRA_ROWS:
+        rows.append({"name": name, "app": app, "overrides": dict(overrides)})
+    return rows
+
+
+def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, verbose) -> dict:
+    from apps import get_app
+    from common.config import resolve_config
+    from common.training import train
+
+    task = get_app(row["app"])
+    overrides = dict(row["overrides"])
+    if quick:
+        overrides["epochs"] = QUICK_EPOCHS
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    cfg = resolve_config(task.config_class, task.name, None, overrides, [])
+    run_dir = os.path.join(output_dir, row["name"])
+    result = {**row, "overrides": overrides, "output_dir": run_dir, "config": cfg.to_dict()}
+    log(f"row {row['name']}: {task.name} on {cfg.dataset}, up to {cfg.epochs} epochs -> {run_dir}")
+    start = time.perf_counter()
+    try:
+        metrics = train(task, cfg, run_dir, overwrite=True, verbose=verbose)
+    except Exception as exc:  # noqa: BLE001 - one failed row must not lose the others
+        result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        log(f"row {row['name']} FAILED: {result['error']}")
+        return result
+    result["wall_seconds"] = round(time.perf_counter() - start, 1)
+    result["metrics"] = metrics
+    key, better, _ = primary_metric(metrics)
+    result["primary_metric"] = {"name": key, "better": better, "model": metrics["test"].get(key)}
+    target = TARGETS.get((metrics["app"], metrics["dataset"]))
+    if target:
+        met, detail = target[1](metrics)
+        result["target"] = {"text": target[0], "met": met, "detail": detail}
+    log(f"row {row['name']} done in {result['wall_seconds']} s: {key}={metrics['test'].get(key)}")
+    return result
+
+
+def primary_metric(metrics: dict) -> tuple[str, str, str]:
+    if metrics["app"] in PRIMARY_METRIC:
+        return PRIMARY_METRIC[metrics["app"]]
+    test = metrics.get("test") or {}
+    for key, better, fmt in PRIMARY_METRIC.values():
+        if key in test:
+            return key, better, fmt
+    return next(iter(test), "?"), "higher", ".4g"
+
+
+# --- overhead ---------------------------------------------------------------------------------
+def _fresh_process_state() -> None:
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _bare_fit(task, cfg) -> tuple[float, int, int]:
+    """(fit seconds, epochs run, training examples) of a callback-free `model.fit` built by the task's own methods."""
+    from common import distribute
+    from common.training import run_context, steps_for
+
+    _fresh_process_state()
+    with run_context(cfg):
+        strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
+        data = task.load_data(cfg)
+        inputs = task.build_inputs(cfg, data)
+        n_train = task.num_train_examples(cfg, data)
+        with strategy.scope():
+            model = task.build_model(cfg, data)
+            task.compile_model(model, cfg, steps_for(n_train, cfg.batch_size))
+        start = time.perf_counter()
+        # shuffle=False as in `train`: Keras ignores it for a tf.data.Dataset (the pipeline shuffles) but warns otherwise.
+        history = model.fit(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs, verbose=0,
+                            shuffle=False)
+        seconds = time.perf_counter() - start
+    return seconds, len(history.epoch), n_train
+
+
+def _shared_fit(task, cfg, run_dir: str) -> tuple[float, int, dict]:
+    """(fit seconds, epochs run, metrics) of `common.training.train`; its `train_seconds` is the wall time of its fit."""
+    from common.training import train
+
+    _fresh_process_state()
+    metrics = train(task, cfg, run_dir, overwrite=True, verbose=0)
+    return metrics["train_seconds"], metrics["epochs"], metrics
+
+
+def measure_overhead(output_dir: str, *, epochs: int, repeats: int, quick: bool, data_dir: str | None) -> dict:
+    from apps import get_app
+    from common.config import resolve_config
+
+    task = get_app(OVERHEAD_APP)
+    overrides = {
+        "dataset": OVERHEAD_DATASET,
+        "epochs": epochs,
+        # The figure summary is part of the shared path's real cost: keep the config's default.
+        "image_summary_every": task.config_class().image_summary_every,
+        # Baselines run after the timed fit; skipping the SVC saves time and changes nothing timed.
+        "baseline_max_samples": 0,
+    }
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    cfg = resolve_config(task.config_class, task.name, None, overrides, [])
+    run_dir = os.path.join(output_dir, OVERHEAD_NAME, "shared")
+    n_train = task.num_train_examples(cfg, task.load_data(cfg))
+    runs = []
+    # ABBA interleaving: bare, shared | shared, bare | bare, shared | ...
+    order = []
+    for round_ in range(repeats):
+        order += ["bare", "shared"] if round_ % 2 == 0 else ["shared", "bare"]
+    for i, kind in enumerate(order):
+        log(f"overhead {i + 1}/{len(order)}: {kind} fit, {task.name} on {cfg.dataset}, "
+            f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}")
+        if kind == "bare":
+            seconds, done, bare_n_train = _bare_fit(task, cfg)
+            assert bare_n_train == n_train, (bare_n_train, n_train)
+        else:
+            seconds, done, _ = _shared_fit(task, cfg, run_dir)
+        throughput = n_train * done / seconds if seconds else 0.0
+        runs.append({"kind": kind, "fit_seconds": round(seconds, 3), "epochs": done, "n_train": n_train,
+                     "examples_per_second": round(throughput, 1)})
+        log(f"overhead {i + 1}/{len(order)}: {kind} {seconds:.2f} s, {throughput:.1f} examples/s")
+
+    def best(kind):
+        return max((r for r in runs if r["kind"] == kind), key=lambda r: r["examples_per_second"])
+
+    bare, shared = best("bare"), best("shared")
+    ratio = shared["examples_per_second"] / bare["examples_per_second"] if bare["examples_per_second"] else 0.0
+    return {
+        "app": task.name,
+        "dataset": cfg.dataset,
+        "epochs": epochs,
+        "repeats": repeats,
+        "quick": quick,
+        "order": order,
+        "runs": runs,
+        "bare_examples_per_second": bare["examples_per_second"],
+        "shared_examples_per_second": shared["examples_per_second"],
+        "ratio": round(ratio, 4),
+        "cost": round(1 - ratio, 4),
+        "target": {"text": OVERHEAD_TARGET, "met": ratio >= 1 - OVERHEAD_MAX_COST},
+        "config": cfg.to_dict(),
+    }
+
+
+# --- machine and report -----------------------------------------------------------------------
+def machine_info() -> dict:
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "gpus": gpus,
+        "load_average_at_start": load,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _verdict(met: bool, quick: bool) -> str:
+    text = "**met**" if met else "**not met**"
+    return f"{text} (quick run)" if quick else text
+
+
+def render_markdown(report: dict) -> str:
+    quick = report["quick"]
+    lines = ["# dlsuite benchmark", ""]
+    if quick:
+        lines += [f"> **QUICK RUN** (`--quick`): every row shrunk to {QUICK_EPOCHS} epochs to smoke-test the script. "
+                  "These numbers and verdicts say nothing about the suite.", ""]
+    load = report["machine"]["load_average_at_start"]
+    if load and load[0] >= BUSY_LOAD:
+        lines += [f"> **Busy machine:** 1-minute load average {load[0]} at start on {report['machine']['cores']} cores; "
+                  "timings (train s, examples/s, overhead) are unreliable.", ""]
+    lines += ["| row | application | dataset | metric | model | baselines | epochs | train s | examples/s | parameters | target |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['name']} | {row['app']} | {row['overrides'].get('dataset', 'default')} | | "
+                         f"FAILED: {row['error'].splitlines()[0][:120].replace('|', '/')} | | | | | | |")
+            continue
+        m = row["metrics"]
+        key, better, fmt = primary_metric(m)
+        model_value = m["test"].get(key)
+        baselines = ", ".join(
+            f"{name} {values[key]:{fmt}}" for name, values in (m.get("baselines") or {}).items() if key in values
+        ) or "-"
+        target = row.get("target")
+        target_text = f"{_verdict(target['met'], quick)}: {target['detail']}" if target else "-"
+        name = f"{row['name']} (quick)" if quick else row["name"]
+        lines.append(
+            f"| {name} | {m['app']} | {m['dataset']} | {key} ({better} is better) | "
+            f"{model_value:{fmt}} | {baselines} | {m['epochs']} | {m['train_seconds']:.1f} | "
+            f"{m['examples_per_second']:.0f} | {m['parameters']:,} | {target_text} |"
+        )
+    lines += ["", "train s: wall time of `model.fit` (validation included); examples/s: training phase only "
+              "(`Throughput` callback, validation excluded).", ""]
+
+    ov = report.get("overhead")
+    if ov is None:
+        lines.append("**Overhead of the shared training path:** not run.")
+    elif "error" in ov:
+        lines.append(f"**Overhead of the shared training path:** FAILED: {ov['error'].splitlines()[0]}")
+    else:
+        lines.append(
+            f"**Overhead of the shared training path** ({ov['app']} / {ov['dataset']}, {ov['epochs']} "
+            f"epoch{'s' if ov['epochs'] != 1 else ''}, "
+            f"best of {ov['repeats']} interleaved runs each{', QUICK' if ov['quick'] else ''}): "
+            f"bare `model.fit` {ov['bare_examples_per_second']:.1f} examples/s, "
+            f"`common.training.train` {ov['shared_examples_per_second']:.1f} examples/s "
+            f"(training examples x epochs / fit wall time, validation included); "
+            f"ratio shared/bare {ov['ratio']:.3f} (cost {ov['cost']:+.1%}): "
+            f"{OVERHEAD_TARGET}: {_verdict(ov['target']['met'], ov['quick'])}."
+        )
+    lines += ["", "## Targets", ""]
+    by_key = {(r["metrics"]["app"], r["metrics"]["dataset"]): r for r in report["rows"] if "metrics" in r}
+    for (app, dataset), (text, _) in TARGETS.items():
+        row = by_key.get((app, dataset))
+        if row is None or "target" not in row:
+            status = "not run"
+        else:
+            status = f"{_verdict(row['target']['met'], quick)} ({row['target']['detail']})"
+        lines.append(f"- {app} on {dataset}: {text}: {status}")
+    if ov is None or "error" in ov:
+        lines.append(f"- {OVERHEAD_TARGET}: not run")
+    else:
+        lines.append(f"- {OVERHEAD_TARGET}: {_verdict(ov['target']['met'], ov['quick'])} "
+                     f"(ratio {ov['ratio']:.3f})")
+
+    mi = report["machine"]
+    cores = f"{mi['cores']} cores" + (f" ({mi['usable_cores']} usable)" if mi["usable_cores"] != mi["cores"] else "")
+    load = ", ".join(map(str, mi["load_average_at_start"])) if mi["load_average_at_start"] else "unknown"
+    lines += [
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {mi['cpu']}, {cores}; GPUs: {', '.join(mi['gpus']) or 'none'}",
+        f"- load average at start (1, 5, 15 min): {load}",
+        f"- TensorFlow {mi['tensorflow']}, Keras {mi['keras']}, Python {mi['python']}",
+        f"- {mi['platform']}",
+        f"- date: {mi['date']}; total wall time {report['wall_seconds'] / 60:.1f} min",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- command line -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark.py",
+        description="Trains every application at its default budget (plus extra rows) and measures the "
+                    "throughput cost of the shared training path; writes benchmark.json and benchmark.md.",
+        epilog="Rows: one per registered application on its default dataset, named APP-DATASET "
+               "(image_classification-mnist5k, time_series-sunspots), plus "
+               + ", ".join(name for name, _, _ in EXTRA_ROWS)
+               + f"; '{OVERHEAD_NAME}' is the shared-path overhead measurement. --list prints them. "
+               "Targets: mnist5k >= 98.0% test accuracy in < 5 min of training; digits >= 99.0%; "
+               "sunspots MAE no worse than the best classical baseline; shared path <= 5% throughput cost.",
+    )
+    parser.add_argument("--output-dir", default="benchmark-results",
+                        help="where each row's run dir, benchmark.json and benchmark.md go (default: %(default)s)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help=f"run only this row (or '{OVERHEAD_NAME}'); repeatable (default: everything)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke test: {QUICK_EPOCHS} epochs per row (and for the overhead unless "
+                             "--overhead-epochs is given); the report is labelled QUICK")
+    parser.add_argument("--overhead-epochs", type=int, default=None,
+                        help="epochs of each overhead fit (default: 5, or %d with --quick)" % QUICK_EPOCHS)
+    parser.add_argument("--overhead-repeats", type=int, default=2,
+                        help="rounds of (bare, shared) fits, interleaved ABBA; the best of each side is kept "
+                             "(default: %(default)s)")
+    parser.add_argument("--data-dir", default=None, help="TFDS data directory (default: $DLSUITE_DATA_DIR or ~/.cache/dlsuite/tfds)")
+    parser.add_argument("--list", action="store_true", help="print the row names and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one Keras log line per epoch")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.overhead_epochs is not None and args.overhead_epochs < 1:
+        print("benchmark.py: error: --overhead-epochs must be >= 1", file=sys.stderr)
+        return 2
+    if args.overhead_repeats < 1:
+        print("benchmark.py: error: --overhead-repeats must be >= 1", file=sys.stderr)
+        return 2
+
+    rows = all_rows()
+    names = [r["name"] for r in rows] + [OVERHEAD_NAME]
+    if args.list:
+        print("\n".join(names))
+        return 0
+    unknown = [n for n in args.only if n not in names]
+    if unknown:
+        print(f"benchmark.py: error: unknown row(s) {', '.join(unknown)} (known: {', '.join(names)})", file=sys.stderr)
+        return 2
+    selected = [r for r in rows if not args.only or r["name"] in args.only]
+    do_overhead = not args.only or OVERHEAD_NAME in args.only
+    overhead_epochs = args.overhead_epochs or (QUICK_EPOCHS if args.quick else 5)
+    verbose = 2 if args.verbose else 0
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    machine = machine_info()  # before any training, so the load average is the machine's, not ours
+    start = time.perf_counter()
+    report = {"quick": args.quick, "output_dir": args.output_dir, "machine": machine, "rows": [], "overhead": None,
+              "targets": {}}
+    for row in selected:
+        report["rows"].append(run_row(row, args.output_dir, quick=args.quick, data_dir=args.data_dir, verbose=verbose))
+    if do_overhead:
+        try:
+            report["overhead"] = measure_overhead(args.output_dir, epochs=overhead_epochs, repeats=args.overhead_repeats,
+                                                  quick=args.quick or overhead_epochs < 5,
+                                                  data_dir=args.data_dir)
+        except Exception as exc:  # noqa: BLE001 - still write the report of the rows
+            report["overhead"] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            log(f"overhead FAILED: {report['overhead']['error']}")
+    report["wall_seconds"] = round(time.perf_counter() - start, 1)
+    report["targets"] = {
+        **{f"{r['metrics']['app']}-{r['metrics']['dataset']}": {**r["target"], "quick": args.quick}
+           for r in report["rows"] if "target" in r},
+        **({OVERHEAD_NAME: {**report["overhead"]["target"], "quick": report["overhead"]["quick"]}}
+           if report["overhead"] and "target" in report["overhead"] else {}),
+    }
+
+    markdown = render_markdown(report)
+    with open(os.path.join(args.output_dir, "benchmark.json"), "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=2, default=str)
+        fh.write("\n")
+    with open(os.path.join(args.output_dir, "benchmark.md"), "w", encoding="utf-8") as fh:
+        fh.write(markdown)
+    print(markdown, end="")
+    log(f"wrote {os.path.join(args.output_dir, 'benchmark.md')} and benchmark.json")
+    failed = [r["name"] for r in report["rows"] if "error" in r] + (
+        [OVERHEAD_NAME] if report["overhead"] and "error" in report["overhead"] else [])
+    if failed:
+        log(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
