@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from common.config import resolve_config
 from common.export import export_saved_model, load_model
 from common.runs import RunDir
@@ -29,7 +27,6 @@ def evaluate_run(task: Task, run_dir: str, overrides=None, sets=None) -> dict:
     cfg, model, _ = load_run(task, run_dir, overrides, sets)
     data = task.load_data(cfg)
     inputs = task.build_inputs(cfg, data)
-    task.compile_model(model, dataclasses.replace(cfg, jit_compile=False), 1)
     return {"app": task.name, "dataset": cfg.dataset, "test": task.evaluate(model, cfg, data, inputs)}
 
 

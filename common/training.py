@@ -109,6 +109,8 @@ def train(
                     os.remove(path)
         os.makedirs(own.root, exist_ok=True)
         save_config(cfg, task.name, own.config)
+        if verbose != 0 and own is run:
+            print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
 
         with strategy.scope():
             model = task.build_model(cfg, data)

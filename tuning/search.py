@@ -5,6 +5,7 @@ the same `build_model` / `compile_model` that training uses, so the architecture
 The search state lives in `DIR/tuning/` (rerunning the same command resumes it without repeating
 finished trials); TensorBoard's HParams dashboard reads `DIR/logs/`; the best configuration is
 written to `DIR/best_config.json`, ready for `dlsuite APP train --config DIR/best_config.json`.
+KerasTuner itself calls `keras.backend.clear_session()` before building each trial's model.
 """
 
 from __future__ import annotations

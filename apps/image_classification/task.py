@@ -49,7 +49,7 @@ class ImageClassification(Task):
         n_train = self.num_train_examples(cfg, data)
         return {
             "train": make_pipeline(data.train.map(cast), cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                   max_examples=cfg.max_train_samples, shuffle_buffer=max(n_train, 1)),
+                                   max_examples=cfg.max_train_samples, shuffle_buffer=min(max(n_train, 1), 20_000)),
             "validation": make_pipeline(data.validation.map(cast), cfg.batch_size),
             "test": make_pipeline(data.test.map(cast), cfg.batch_size),
         }

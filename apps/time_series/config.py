@@ -9,10 +9,13 @@ from common.errors import UsageError
 
 # What `0 = dataset default` means for the embedded series.
 DATASET_DEFAULTS = {
-    "sunspots": {"window": 20, "horizon": 1},
-    "co2": {"window": 104, "horizon": 52},
+    # sunspots: window 12 and units 16 had the lowest mean validation MAE over 3 seeds in a
+    # sweep of window 12/20/30, units 16/32/64, cell, dropout, lags, learning rate and batch size.
+    # AR(9) is the classical benchmark on sunspots; the "airline" SARIMA(1,1,1)(0,1,1,52) on co2.
+    "sunspots": {"window": 12, "horizon": 1, "arima_order": (9, 0, 0), "seasonal_order": (0, 0, 0, 0)},
+    "co2": {"window": 104, "horizon": 52, "arima_order": (1, 1, 1), "seasonal_order": (0, 1, 1, 52)},
 }
-FALLBACK_DEFAULTS = {"window": 20, "horizon": 1}
+FALLBACK_DEFAULTS = {"window": 20, "horizon": 1, "arima_order": (2, 1, 1), "seasonal_order": (0, 0, 0, 0)}
 
 
 @dataclass
@@ -32,32 +35,34 @@ class TimeSeriesConfig(TrainConfig):
     model: str = option("rnn", "Model family.", choices=("rnn",))
     cell: str = option("gru", "Recurrent cell.", choices=("simple_rnn", "lstm", "gru"))
     layers: int = option(1, "Stacked recurrent layers.", min=1)
-    units: int = option(32, "Units per recurrent layer.", min=1)
+    units: int = option(16, "Units per recurrent layer.", min=1)
     bidirectional: bool = option(False, "Bidirectional recurrent layers (reads each window both ways).")
     dropout: float = option(0.1, "Dropout on the recurrent layers' inputs.", min=0.0)
     linear_skip: int = option(
         12, "Add a linear autoregressive path over the last N steps of the window (LSTNet's highway; 0 = off).", min=0
     )
-    window: int = option(0, "Input window length (0 = dataset default: sunspots 20, co2 104, CSV 20).", min=0)
+    window: int = option(0, "Input window length (0 = dataset default: sunspots 12, co2 104, CSV 20).", min=0)
     horizon: int = option(0, "Steps forecast at once (0 = dataset default: sunspots 1, co2 52, CSV 1).", min=0)
     season: int = option(0, "Season length for the seasonal-naive baseline (0 = dataset's: sunspots 11, co2 52).", min=0)
     test_size: int = option(0, "Held-out test steps at the end (0 = dataset default; CSV: last 20%).", min=0)
     validation_size: int = option(0, "Validation steps before the test steps (0 = dataset default; CSV: 10%).", min=0)
-    arima_order: tuple[int, int, int] = option((9, 0, 0), "ARIMA (p, d, q) of the statsmodels SARIMAX baseline.")
-    seasonal_order: tuple[int, int, int, int] = option(
-        (0, 0, 0, 0), "Seasonal (P, D, Q, s) of the SARIMAX baseline ((0,0,0,0) = none)."
+    arima_order: tuple[int, ...] = option(
+        (), "ARIMA (p, d, q) of the statsmodels SARIMAX baseline (empty = dataset default: sunspots 9,0,0; co2 1,1,1; CSV 2,1,1)."
+    )
+    seasonal_order: tuple[int, ...] = option(
+        (), "Seasonal (P, D, Q, s) of the SARIMAX baseline (empty = dataset default: co2 0,1,1,52; others none)."
     )
 
     def validate(self):
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
-        if len(self.arima_order) != 3 or min(self.arima_order) < 0:
+        if self.arima_order and (len(self.arima_order) != 3 or min(self.arima_order) < 0):
             raise UsageError(f"arima_order={self.arima_order} must be three non-negative integers (p, d, q)")
-        if len(self.seasonal_order) != 4 or min(self.seasonal_order) < 0:
+        if self.seasonal_order and (len(self.seasonal_order) != 4 or min(self.seasonal_order) < 0):
             raise UsageError(f"seasonal_order={self.seasonal_order} must be four non-negative integers (P, D, Q, s)")
 
-    def resolved(self, key: str) -> int:
-        """`window` / `horizon` with 0 replaced by the dataset's default."""
+    def resolved(self, key: str):
+        """`window`, `horizon`, `arima_order` or `seasonal_order`, with 0 / empty replaced by the dataset's default."""
         value = getattr(self, key)
         if value:
             return value

@@ -143,15 +143,15 @@ class TimeSeriesForecasting(Task):
     def _arima(self, cfg, values, fit_end, origins, horizon) -> np.ndarray:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-        p, d, q = cfg.arima_order
-        trend = "c" if d == 0 and cfg.seasonal_order[1] == 0 else None
-        seasonal = cfg.seasonal_order if cfg.seasonal_order[3] > 1 else (0, 0, 0, 0)
+        order, seasonal = cfg.resolved("arima_order"), cfg.resolved("seasonal_order")
+        trend = "c" if order[1] == 0 and seasonal[1] == 0 else None
+        seasonal = seasonal if seasonal[3] > 1 else (0, 0, 0, 0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; the score says how good the fit is
             try:
-                fitted = SARIMAX(values[:fit_end], order=(p, d, q), seasonal_order=seasonal, trend=trend).fit(disp=False)
+                fitted = SARIMAX(values[:fit_end], order=order, seasonal_order=seasonal, trend=trend).fit(disp=False)
             except (ValueError, np.linalg.LinAlgError) as exc:
-                raise UsageError(f"ARIMA{cfg.arima_order} baseline failed: {exc}") from None
+                raise UsageError(f"ARIMA{order}x{seasonal} baseline failed: {exc}") from None
             # Same parameters, filtered up to each origin, forecast `horizon` steps.
             return np.stack([fitted.apply(values[:t]).forecast(horizon) for t in origins])
 
