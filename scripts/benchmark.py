@@ -6,7 +6,7 @@ What it measures
 1. **Rows.** Each registered application (`apps.APPS`) is trained on its default dataset with its
    default config (the default budget: epochs, early stopping, batch size, ...) through
    `common.training.train`, into `OUTPUT_DIR/<row>` with `overwrite=True`, plus the extra rows of
-   `EXTRA_ROWS` below (image_classification on `digits`, only the dataset overridden). For each
+   `EXTRA_ROWS` below (image_classification on `digits`, time_series on `co2`; only the dataset overridden). For each
    row the report gives the test metric of the model and of each classical baseline computed in
    the same run (accuracy for classification, MAE for time series), the epochs run, the training
    wall time (`train_seconds`: the whole `model.fit`, validation included), the training-phase
@@ -92,6 +92,7 @@ BUSY_LOAD = 0.5  # a 1-minute load average above this at start marks the timings
 # Rows beyond "each application on its default dataset": (row name, app, config overrides).
 EXTRA_ROWS = [
     ("image_classification-digits", "image_classification", {"dataset": "digits"}),
+    ("time_series-co2", "time_series", {"dataset": "co2"}),
 ]
 
 # The primary metric of each application: (metrics key, "higher" | "lower" is better, format).
