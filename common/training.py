@@ -157,8 +157,8 @@ def train(
             )
         epochs_done = (history.epoch[-1] + 1) if history.epoch else cfg.epochs
 
-        if os.path.isfile(own.best) and not cfg.early_stopping_patience:
-            # Serve the best validation epoch, as EarlyStopping(restore_best_weights) does when on.
+        if os.path.isfile(own.best):
+            # Serve the best validation epoch (EarlyStopping restores it only when it stops early).
             best = keras.saving.load_model(own.best, compile=False)
             model.set_weights(best.get_weights())
 
