@@ -105,3 +105,13 @@ def test_image_folder_trains_and_rejects_wrong_channels(cli, tmp_path, image_fol
     write_png(str(grey), np.zeros((16, 16)))
     code, out, err = cli("image_classification", "predict", "--run", run, grey)
     assert code == 2 and "has 1 channel(s); the model expects 3" in err
+
+
+@pytest.mark.slow
+def test_colour_tfds_dataset_under_mock_data(cli, tmp_path):
+    with tfds.testing.mock_data(num_examples=30):
+        code, out, err = cli("image_classification", "train", "--dataset", "tfds:cifar10", "--epochs", "1", "--quiet",
+                             "--output-dir", tmp_path / "run", *TINY_CNN)
+    assert code == 0, err
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)

@@ -61,3 +61,20 @@ def test_empty_hyperparameters_build_the_configured_model():
 def test_unknown_tuner_is_a_usage_error(cli, tmp_path):
     code, out, err = cli("time_series", "tune", "--tuner", "grid", "--output-dir", tmp_path / "t")
     assert code == 2 and "unknown tuner 'grid'" in err
+
+
+def test_every_tuner_name_builds(tmp_path):
+    import keras_tuner
+
+    from apps import get_app
+    from common.config import resolve_config
+    from tuning.search import TUNERS, AppHyperModel, make_tuner
+
+    task = get_app("time_series")
+    cfg = resolve_config(task.config_class, "time_series")
+    hypermodel = AppHyperModel(task, cfg, data=task.load_data(cfg), steps_per_epoch=1)  # tuners build once
+    kinds = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization,
+             "hyperband": keras_tuner.Hyperband}
+    for name in TUNERS:
+        tuner = make_tuner(name, hypermodel, "val_loss", 3, 4, str(tmp_path / name), 0, None)
+        assert isinstance(tuner, kinds[name])

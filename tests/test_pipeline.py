@@ -1,0 +1,43 @@
+import numpy as np
+import tensorflow as tf
+
+from common.pipeline import make_pipeline
+
+
+def batches(ds):
+    return [b.tolist() for b in ds.as_numpy_iterator()]
+
+
+def test_batches_keep_order_without_shuffle():
+    ds = make_pipeline(tf.data.Dataset.range(10), 4)
+    assert batches(ds) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert batches(make_pipeline(tf.data.Dataset.range(10), 4, drop_remainder=True)) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_shuffle_is_seeded_and_reshuffles_each_epoch():
+    first = make_pipeline(tf.data.Dataset.range(50), 50, shuffle=True, seed=3)
+    second = make_pipeline(tf.data.Dataset.range(50), 50, shuffle=True, seed=3)
+    epoch1, epoch2 = batches(first)[0], batches(first)[0]
+    assert sorted(epoch1) == list(range(50)) and epoch1 != list(range(50))
+    assert epoch1 != epoch2  # a new order every epoch
+    assert batches(second)[0] == epoch1  # the same seed gives the same sequence of orders
+    assert batches(make_pipeline(tf.data.Dataset.range(50), 50, shuffle=True, seed=4))[0] != epoch1
+
+
+def test_max_examples_and_cache():
+    calls = []
+
+    def record(x):
+        calls.append(1)
+        return x
+
+    source = tf.data.Dataset.range(8).map(lambda x: tf.numpy_function(record, [x], tf.int64))
+    ds = make_pipeline(source, 3, max_examples=5)
+    assert np.concatenate(list(ds.as_numpy_iterator())).tolist() == [0, 1, 2, 3, 4]
+    list(ds.as_numpy_iterator())
+    assert len(calls) == 5  # the second pass reads the cache
+
+
+def test_data_autoshard_policy_for_multi_worker():
+    ds = make_pipeline(tf.data.Dataset.range(4), 2)
+    assert ds.options().experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.DATA
