@@ -111,3 +111,17 @@ def test_series_csv(tmp_path):
     path.write_text("")
     with pytest.raises(UsageError, match="cannot read CSV"):
         read_series_csv(str(path))
+
+
+def test_unprepared_tfds_name_offline_fails_fast(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    start = time.perf_counter()
+    with pytest.raises(UsageError, match="'mnist' is not prepared in .* and there is no internet"):
+        load_images("tfds:mnist", data_dir=str(tmp_path))
+    assert time.perf_counter() - start < 30

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from common.datasets.embedded import EMBEDDED
 from common.errors import UsageError
@@ -136,9 +137,28 @@ def load_images(spec: str, data_dir: str = "", image_size: int = 0, channels: in
     return ImageData(name=spec, class_names=class_names, image_shape=tuple(int(d) for d in shape), sizes=sizes, **splits)
 
 
-def _load_tfds_images(name: str, data_dir: str):
-    import tensorflow_datasets as tfds
+# TFDS mirrors most datasets on this host; one DNS lookup tells "offline" in milliseconds, where a
+# download attempt retries for minutes before failing.
+TFDS_MIRROR = "storage.googleapis.com"
+_REAL_DOWNLOAD_AND_PREPARE = vars(tfds.core.DatasetBuilder)["download_and_prepare"]
 
+
+def _check_can_download(builder, name: str) -> None:
+    """Fails fast with a clear message when a TFDS dataset is not prepared and there is no internet."""
+    import socket
+
+    if builder.is_prepared() or vars(tfds.core.DatasetBuilder)["download_and_prepare"] is not _REAL_DOWNLOAD_AND_PREPARE:
+        return  # already prepared, or under tfds.testing.mock_data (nothing is downloaded)
+    try:
+        socket.getaddrinfo(TFDS_MIRROR, 443)
+    except OSError:
+        raise UsageError(
+            f"TFDS dataset {name!r} is not prepared in {builder.data_dir_root} and there is no internet: "
+            f"prepare it where there is (tfds build {name} --data_dir DIR), then pass --data-dir DIR"
+        ) from None
+
+
+def _load_tfds_images(name: str, data_dir: str):
     try:
         builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
     except Exception as exc:  # DatasetNotFoundError and config errors
@@ -153,6 +173,7 @@ def _load_tfds_images(name: str, data_dir: str):
         names = {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
     else:
         names = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+    _check_can_download(builder, name)
     try:
         builder.download_and_prepare()
         loaded = {
@@ -189,8 +210,6 @@ def load_series(spec: str, data_dir: str = "", column: str = "", time_column: st
         raise UsageError("time series come from an embedded name or a CSV file, not tfds:")
     if source == "embedded":
         builder = _embedded_builder(name, "series", data_dir)
-        import tensorflow_datasets as tfds
-
         parts = [tfds.as_numpy(builder.as_dataset(split=s)) for s in ("train", "validation", "test")]
         rows = [sorted(p, key=lambda r: r["time"]) for p in parts]  # time order, whatever the file order
         times = np.array([r["time"] for part in rows for r in part], np.float64)
