@@ -90,3 +90,11 @@ def test_corrupt_model_file(cli, tmp_path):
     assert code == 2 and "cannot load model" in one_line_error(err)
     code, _, err = cli("time_series", "predict", "--run", run, "a.csv", "b.csv")
     assert code == 2
+
+
+def test_evaluate_on_incompatible_dataset(cli, tmp_path):
+    run = tmp_path / "run"
+    assert cli("image_classification", "train", "--dataset", "digits", "--epochs", "1", "--quiet", "--output-dir", run,
+               *TINY_CNN)[0] == 0
+    code, _, err = cli("image_classification", "evaluate", "--run", run, "--dataset", "mnist5k")
+    assert code == 2 and "the model takes (8, 8, 1)" in one_line_error(err)

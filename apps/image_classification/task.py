@@ -80,6 +80,9 @@ class ImageClassification(Task):
         return labels, probabilities
 
     def evaluate(self, model, cfg, data: ImageData, inputs) -> dict:
+        if tuple(model.input_shape[1:]) != tuple(data.image_shape) or model.output_shape[-1] != data.num_classes:
+            raise UsageError(f"{data.name} has {data.num_classes} classes of {data.image_shape} images; the model takes "
+                             f"{tuple(model.input_shape[1:])} and predicts {model.output_shape[-1]} classes")
         labels, probabilities = self._predictions(model, inputs, "test")
         predicted = probabilities.argmax(axis=1)
         loss = float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
