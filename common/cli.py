@@ -44,7 +44,13 @@ def build_parser(app: str | None = None) -> argparse.ArgumentParser:
     from apps import APPS
 
     prog = "dlsuite" if app is None else f"{app}.py"
-    parser = argparse.ArgumentParser(prog=prog, description="Keras 3 deep-learning application suite.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Keras 3 deep-learning application suite.",
+        epilog="examples:\n  dlsuite list\n  dlsuite image_classification train --dataset digits --epochs 20\n"
+               "  dlsuite time_series config\n  dlsuite APP ACTION --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if app is None:
         sub = parser.add_subparsers(dest="app", metavar="APP")
         sub.add_parser("list", help="list applications with their default datasets and models")
