@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
 
 
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
+def _add_train_options(parser: argparse.ArgumentParser, task=None) -> None:
     parser.add_argument("--dataset", help="dataset: embedded name, tfds:NAME, or a path (see `dlsuite list`)")
     parser.add_argument("--data-dir", help="TFDS data directory (cache of prepared datasets)")
     parser.add_argument("--epochs", type=int, help="maximum number of epochs")
@@ -38,6 +38,12 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="override one config field; repeatable (see `dlsuite APP config`)")
     parser.add_argument("--output-dir", help="run directory (default: runs/APP-TIMESTAMP); rerun with the same one to resume")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if task is not None:
+        from common.config import flag_fields
+
+        for f in flag_fields(task.config_class):
+            parser.add_argument("--" + f.name.replace("_", "-"), dest=f"flag_{f.name}", metavar="VALUE",
+                                help=f"{f.metadata['help']} (same as --set {f.name}=VALUE)")
 
 
 def build_parser(app: str | None = None) -> argparse.ArgumentParser:
@@ -56,19 +62,19 @@ def build_parser(app: str | None = None) -> argparse.ArgumentParser:
         sub.add_parser("list", help="list applications with their default datasets and models")
         for name, task in APPS.items():
             app_parser = sub.add_parser(name, help=task.description, description=task.description)
-            _add_actions(app_parser)
+            _add_actions(app_parser, task)
     else:
-        _add_actions(parser)
+        _add_actions(parser, APPS.get(app))
     return parser
 
 
-def _add_actions(parser: argparse.ArgumentParser) -> None:
+def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     train = actions.add_parser("train", help="train, evaluate on the test split, compare with baselines, save")
-    _add_train_options(train)
+    _add_train_options(train, task)
     train.add_argument("--overwrite", action="store_true", help="replace a finished (or differently configured) run")
     tune = actions.add_parser("tune", help="KerasTuner search; writes DIR/best_config.json")
-    _add_train_options(tune)
+    _add_train_options(tune, task)
     tune.add_argument("--tuner", default="random", help="random|bayesian|hyperband (default: random)")
     tune.add_argument("--max-trials", type=int, default=10, help="trials to run (random, bayesian)")
     for name, text in (("evaluate", "test metrics of a trained run"), ("predict", "predict with a trained run"),
@@ -162,7 +168,9 @@ def _dispatch(app_name: str, args) -> int:
             print(f"{name} ({type_name}, default {default!r})\n    {text}")
         return 0
     if args.action in ("train", "tune"):
-        cfg = resolve_config(task.config_class, task.name, args.config, _overrides(args), args.set)
+        flags = [f"{key[len('flag_'):]}={value}" for key, value in vars(args).items()
+                 if key.startswith("flag_") and value is not None]
+        cfg = resolve_config(task.config_class, task.name, args.config, _overrides(args), flags + args.set)
         output_dir = args.output_dir or os.path.join("runs", f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
         verbose = 0 if args.quiet else "auto"
         try:

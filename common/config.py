@@ -19,9 +19,15 @@ import yaml
 from common.errors import UsageError
 
 
-def option(default, help: str, choices=None, min=None):  # noqa: A002 - mirrors argparse's names
-    """A dataclass field with its help text and validation bounds."""
+def option(default, help: str, choices=None, min=None, flag=False):  # noqa: A002 - mirrors argparse's names
+    """A dataclass field with its help text and validation bounds.
+
+    `flag=True` also makes it a command-line option of `train` and `tune` (`backbone_run` ->
+    `--backbone-run VALUE`, equivalent to `--set backbone_run=VALUE`).
+    """
     metadata = {"help": help}
+    if flag:
+        metadata["flag"] = True
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if min is not None:
@@ -205,3 +211,8 @@ def describe_fields(cls) -> list[tuple[str, str, Any, str]]:
             text += f" One of: {', '.join(map(str, f.metadata['choices']))}."
         rows.append((f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), default, text))
     return rows
+
+
+def flag_fields(cls) -> list[dataclasses.Field]:
+    """The fields of a config class declared with `option(..., flag=True)`."""
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("flag")]

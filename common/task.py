@@ -8,12 +8,37 @@ the TF Model Garden's task (`build_inputs`, `build_model`, ...), without its reg
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import keras
 import tensorflow as tf
 
 from common.config import TrainConfig
+
+
+@dataclass
+class Phase:
+    """One stage of a run, e.g. "train the new head on a frozen backbone", then "fine-tune the top".
+
+    `common.training.train` runs the phases of `Task.phases` one after another in one run: before
+    each it calls `prepare(model)`, compiles with a fresh optimizer at `learning_rate` (None: the
+    config's), and fits the next `epochs` epochs; the epoch count runs on across phases, so
+    TensorBoard, the CSV log and resuming after a crash see one continuous run.
+
+    Args:
+        name: shown in the progress output.
+        epochs: epochs of this phase (0 skips it).
+        learning_rate: initial learning rate of this phase's optimizer; None for `cfg.learning_rate`.
+        prepare: sets the model up for the phase (typically `trainable` flags). It must set the
+            whole state it depends on, not change the previous phase's, because a resumed run
+            calls only the prepare of the phase it resumes in.
+    """
+
+    name: str
+    epochs: int
+    learning_rate: float | None = None
+    prepare: Callable[[keras.Model], None] | None = None
 
 
 class Task:
@@ -31,6 +56,11 @@ class Task:
     config_class: type[TrainConfig] = TrainConfig
     models: tuple[str, ...] = ()
     monitor: str = "val_loss"
+    # The benchmark table's metric: (key of metrics["test"], "higher" | "lower" is better, format).
+    primary_metric: tuple[str, str, str] = ("accuracy", "higher", ".4f")
+    # Benchmark rows beyond the default config (always a row named "<app>-<default dataset>"):
+    # (row name, config overrides).
+    benchmark_rows: tuple[tuple[str, dict], ...] = ()
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TrainConfig) -> Any:
@@ -59,9 +89,20 @@ class Task:
     def build_metrics(self, cfg: TrainConfig) -> list:
         return []
 
-    def compile_model(self, model: keras.Model, cfg: TrainConfig, steps_per_epoch: int) -> None:
+    def phases(self, cfg: TrainConfig) -> list[Phase]:
+        """The training phases of a run; by default one phase of `cfg.epochs` epochs."""
+        return [Phase("train", cfg.epochs)]
+
+    def compile_model(self, model: keras.Model, cfg: TrainConfig, steps_per_epoch: int,
+                      phase: Phase | None = None) -> None:
+        """Compiles with the config's optimizer; under a `phase`, with its learning rate and length."""
+        import dataclasses
+
         from common.training import build_optimizer
 
+        if phase is not None:
+            lr = cfg.learning_rate if phase.learning_rate is None else phase.learning_rate
+            cfg = dataclasses.replace(cfg, learning_rate=lr, epochs=max(1, phase.epochs))
         model.compile(
             optimizer=build_optimizer(cfg, steps_per_epoch),
             loss=self.build_losses(cfg),
@@ -86,6 +127,17 @@ class Task:
     def predict(self, model: keras.Model, cfg: TrainConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Predictions for the user's inputs (file paths or values), as printable records."""
         raise NotImplementedError
+
+    # --- benchmark --------------------------------------------------------------------------
+    def benchmark_target(self, metrics: dict) -> tuple[str, bool, str] | None:
+        """The target of one benchmark run, as (text, met, detail); None where there is none."""
+        return None
+
+    def benchmark_summary(self, results: list[dict]) -> list[tuple[str, bool | None, str]]:
+        """Targets over all of this application's benchmark rows (e.g. means over seeds), as
+        (text, met, detail); `met=None` marks a comparison without a target. Each result has
+        "name", "overrides" and "metrics" (its metrics.json)."""
+        return []
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TrainConfig) -> dict[str, Any]:

@@ -11,6 +11,7 @@ it evaluates on the test split, computes the task's classical baselines, writes 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -81,6 +82,35 @@ def _worker_dir(run: RunDir, strategy) -> RunDir:
     return RunDir(os.path.join(run.root, ".workers", distribute.worker_id(strategy)))
 
 
+def _phase_paths(run: RunDir) -> tuple[str, str]:
+    return os.path.join(run.checkpoints, "phase.json"), os.path.join(run.checkpoints, "phase.weights.h5")
+
+
+def _save_completed_phase(run: RunDir, model: keras.Model, completed: int, epoch: int) -> None:
+    """Records that the first `completed` phases are done, with the weights they ended with.
+
+    BackupAndRestore deletes its backup at the end of each phase's `fit`; this record lets a run
+    interrupted in a later phase resume there instead of starting over.
+    """
+    marker, weights = _phase_paths(run)
+    os.makedirs(run.checkpoints, exist_ok=True)
+    partial = weights[: -len(".weights.h5")] + ".partial.weights.h5"
+    model.save_weights(partial)
+    os.replace(partial, weights)
+    atomic_write_json(marker, {"completed": completed, "epoch": epoch})
+
+
+def _completed_phases(run: RunDir, model: keras.Model) -> int:
+    """Phases an interrupted run already finished (0 if none), with their weights loaded into `model`."""
+    marker, weights = _phase_paths(run)
+    if not (os.path.isfile(marker) and os.path.isfile(weights)):
+        return 0
+    with open(marker) as f:
+        completed = int(json.load(f)["completed"])
+    model.load_weights(weights)
+    return completed
+
+
 def train(
     task: Task,
     cfg: TrainConfig,
@@ -112,9 +142,11 @@ def train(
         if verbose != 0 and own is run:
             print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
 
+        phases = task.phases(cfg)
         with strategy.scope():
             model = task.build_model(cfg, data)
-            task.compile_model(model, cfg, steps)
+            if len(phases) == 1:
+                task.compile_model(model, cfg, steps)
 
         throughput = Throughput(n_train)
         nan_stop = StopOnNaN()
@@ -140,22 +172,46 @@ def train(
         callbacks = list(extra_callbacks) + callbacks if extra_callbacks else callbacks
 
         start = time.perf_counter()
-        history = model.fit(
-            inputs["train"],
-            validation_data=inputs["validation"],
-            epochs=cfg.epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset itself
-            verbose=verbose,
-        )
+        epochs_done, first_epoch = 0, 0
+        completed = _completed_phases(own, model) if len(phases) > 1 else 0
+        for index, phase in enumerate(phases):
+            last_epoch = first_epoch + phase.epochs
+            if index < completed or not phase.epochs:
+                first_epoch = epochs_done = last_epoch
+                continue
+            if len(phases) > 1:
+                if verbose != 0 and own is run:
+                    print(f"phase {index + 1}/{len(phases)} {phase.name}: epochs {first_epoch + 1}-{last_epoch}", flush=True)
+                if phase.prepare is not None:
+                    phase.prepare(model)
+                with strategy.scope():
+                    task.compile_model(model, cfg, steps, phase)
+            model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored in an earlier fit
+            history = model.fit(
+                inputs["train"],
+                validation_data=inputs["validation"],
+                initial_epoch=first_epoch,
+                epochs=last_epoch,
+                callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset itself
+                verbose=verbose,
+            )
+            if nan_stop.diverged_at is not None:
+                break
+            epochs_done = (history.epoch[-1] + 1) if history.epoch else last_epoch
+            if index < len(phases) - 1:
+                _save_completed_phase(own, model, index + 1, last_epoch)
+            first_epoch = last_epoch
         train_seconds = time.perf_counter() - start
+        for path in _phase_paths(own) if nan_stop.diverged_at is None else ():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
         if nan_stop.diverged_at is not None:
             epoch, batch = nan_stop.diverged_at
             raise TrainingDiverged(
                 f"training diverged: the loss became NaN/inf at epoch {epoch}, batch {batch}; "
                 f"lower learning_rate (now {cfg.learning_rate:g}) or use gradient-friendlier settings"
             )
-        epochs_done = (history.epoch[-1] + 1) if history.epoch else cfg.epochs
 
         if os.path.isfile(own.best):
             # Serve the best validation epoch (EarlyStopping restores it only when it stops early).
@@ -184,6 +240,7 @@ def train(
             "strategy": distribute.resolve_name(cfg.strategy),
             "replicas": int(strategy.num_replicas_in_sync),
             "data": task.data_summary(data),
+            "config": cfg.to_dict(),
         }
         atomic_write_json(own.metrics, metrics)
         if own is not run:

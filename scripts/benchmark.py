@@ -5,10 +5,10 @@ What it measures
 ----------------
 1. **Rows.** Each registered application (`apps.APPS`) is trained on its default dataset with its
    default config (the default budget: epochs, early stopping, batch size, ...) through
-   `common.training.train`, into `OUTPUT_DIR/<row>` with `overwrite=True`, plus the extra rows of
-   `EXTRA_ROWS` below (image_classification on `digits`, time_series on `co2`; only the dataset overridden). For each
-   row the report gives the test metric of the model and of each classical baseline computed in
-   the same run (accuracy for classification, MAE for time series), the epochs run, the training
+   `common.training.train`, into `OUTPUT_DIR/<row>` with `overwrite=True`, plus the application's
+   own extra rows (`Task.benchmark_rows`: config overrides such as another dataset, model or seed). For each
+   row the report gives the application's primary test metric (`Task.primary_metric`) for the model
+   and for each classical baseline computed in the same run, the epochs run, the training
    wall time (`train_seconds`: the whole `model.fit`, validation included), the training-phase
    throughput from the `Throughput` callback (validation excluded) and the parameter count.
 
@@ -48,10 +48,10 @@ What it measures
 
 Targets
 -------
-* image_classification on mnist5k: >= 98.0% test accuracy in < 5 min of training (`train_seconds`).
-* image_classification on digits: >= 99.0% test accuracy.
-* time_series on sunspots: test MAE no worse than the best classical baseline of the same run.
-* the shared training path costs <= 5% throughput (shared/bare >= 0.95).
+Each application states its own: per run (`Task.benchmark_target`, e.g. image_classification on
+mnist5k: >= 98.0% test accuracy in < 5 min of training) and over several rows
+(`Task.benchmark_summary`, e.g. means over seeds). The shared one: the training path costs <= 5%
+throughput (shared/bare >= 0.95).
 
 `--quick` shrinks every row to 2 epochs (and the overhead measurement to 2 epochs unless
 `--overhead-epochs` is given) to smoke-test the script; its report is labelled QUICK and its
@@ -89,51 +89,6 @@ OVERHEAD_APP, OVERHEAD_DATASET = "image_classification", "mnist5k"
 OVERHEAD_MAX_COST = 0.05  # the shared path may cost at most 5% throughput
 BUSY_LOAD = 0.5  # a 1-minute load average above this at start marks the timings as unreliable
 
-# Rows beyond "each application on its default dataset": (row name, app, config overrides).
-EXTRA_ROWS = [
-    ("image_classification-digits", "image_classification", {"dataset": "digits"}),
-    ("time_series-co2", "time_series", {"dataset": "co2"}),
-]
-
-# The primary metric of each application: (metrics key, "higher" | "lower" is better, format).
-PRIMARY_METRIC = {
-    "image_classification": ("accuracy", "higher", ".4f"),
-    "time_series": ("mae", "lower", ".3f"),
-}
-
-
-def _best_baseline(metrics: dict, key: str, better: str) -> tuple[str, float] | None:
-    values = [(name, b[key]) for name, b in (metrics.get("baselines") or {}).items() if key in b]
-    if not values:
-        return None
-    pick = max if better == "higher" else min
-    return pick(values, key=lambda item: item[1])
-
-
-def _target_mnist5k(m: dict) -> tuple[bool, str]:
-    acc, secs = m["test"]["accuracy"], m["train_seconds"]
-    return acc >= 0.98 and secs < 300, f"accuracy {acc:.2%} in {secs / 60:.1f} min"
-
-
-def _target_digits(m: dict) -> tuple[bool, str]:
-    acc = m["test"]["accuracy"]
-    return acc >= 0.99, f"accuracy {acc:.2%}"
-
-
-def _target_sunspots(m: dict) -> tuple[bool, str]:
-    best = _best_baseline(m, "mae", "lower")
-    mae = m["test"]["mae"]
-    if best is None:
-        return False, f"MAE {mae:.3f}, no baseline to compare with"
-    return mae <= best[1], f"MAE {mae:.3f} vs best baseline {best[0]} {best[1]:.3f}"
-
-
-# (app, dataset) -> (target text, check(metrics) -> (met, detail)).
-TARGETS = {
-    ("image_classification", "mnist5k"): (">= 98.0% test accuracy in < 5 min of training", _target_mnist5k),
-    ("image_classification", "digits"): (">= 99.0% test accuracy", _target_digits),
-    ("time_series", "sunspots"): ("test MAE no worse than the best classical baseline", _target_sunspots),
-}
 OVERHEAD_TARGET = f"shared training path costs <= {OVERHEAD_MAX_COST:.0%} throughput (shared/bare >= {1 - OVERHEAD_MAX_COST:.2f})"
 
 
@@ -143,15 +98,15 @@ def log(message: str) -> None:
 
 # --- rows -------------------------------------------------------------------------------------
 def all_rows() -> list[dict]:
-    """The default row of every registered application, then EXTRA_ROWS."""
+    """Every registered application on its default config, each followed by its `benchmark_rows`."""
     from apps import APPS
 
     rows = []
     for app, task in APPS.items():
         dataset = task.config_class().dataset
         rows.append({"name": f"{app}-{dataset}", "app": app, "overrides": {}})
-    for name, app, overrides in EXTRA_ROWS:
-        rows.append({"name": name, "app": app, "overrides": dict(overrides)})
+        for name, overrides in task.benchmark_rows:
+            rows.append({"name": name, "app": app, "overrides": dict(overrides)})
     return rows
 
 
@@ -181,22 +136,34 @@ def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, ve
     result["metrics"] = metrics
     key, better, _ = primary_metric(metrics)
     result["primary_metric"] = {"name": key, "better": better, "model": metrics["test"].get(key)}
-    target = TARGETS.get((metrics["app"], metrics["dataset"]))
+    target = task.benchmark_target(metrics)
     if target:
-        met, detail = target[1](metrics)
-        result["target"] = {"text": target[0], "met": met, "detail": detail}
+        text, met, detail = target
+        result["target"] = {"text": text, "met": bool(met), "detail": detail}
     log(f"row {row['name']} done in {result['wall_seconds']} s: {key}={metrics['test'].get(key)}")
     return result
 
 
 def primary_metric(metrics: dict) -> tuple[str, str, str]:
-    if metrics["app"] in PRIMARY_METRIC:
-        return PRIMARY_METRIC[metrics["app"]]
-    test = metrics.get("test") or {}
-    for key, better, fmt in PRIMARY_METRIC.values():
-        if key in test:
-            return key, better, fmt
-    return next(iter(test), "?"), "higher", ".4g"
+    """The application's `primary_metric`: (key of metrics["test"], "higher" | "lower", format)."""
+    from apps import get_app
+
+    return get_app(metrics["app"]).primary_metric
+
+
+def app_summaries(rows: list[dict]) -> list[dict]:
+    """Each application's `benchmark_summary` over its rows that ran (targets across rows, e.g. over seeds)."""
+    from apps import get_app
+
+    by_app: dict[str, list[dict]] = {}
+    for row in rows:
+        if "metrics" in row:
+            by_app.setdefault(row["app"], []).append(row)
+    summaries = []
+    for app, results in by_app.items():
+        for text, met, detail in get_app(app).benchmark_summary(results):
+            summaries.append({"app": app, "text": text, "met": None if met is None else bool(met), "detail": detail})
+    return summaries
 
 
 # --- overhead ---------------------------------------------------------------------------------
@@ -389,14 +356,13 @@ def render_markdown(report: dict) -> str:
             f"{OVERHEAD_TARGET}: {_verdict(ov['target']['met'], ov['quick'])}."
         )
     lines += ["", "## Targets", ""]
-    by_key = {(r["metrics"]["app"], r["metrics"]["dataset"]): r for r in report["rows"] if "metrics" in r}
-    for (app, dataset), (text, _) in TARGETS.items():
-        row = by_key.get((app, dataset))
-        if row is None or "target" not in row:
-            status = "not run"
-        else:
-            status = f"{_verdict(row['target']['met'], quick)} ({row['target']['detail']})"
-        lines.append(f"- {app} on {dataset}: {text}: {status}")
+    for row in report["rows"]:
+        if "target" in row:
+            lines.append(f"- {row['name']}: {row['target']['text']}: "
+                         f"{_verdict(row['target']['met'], quick)} ({row['target']['detail']})")
+    for summary in report.get("summaries", []):
+        verdict = "" if summary["met"] is None else f"{_verdict(summary['met'], quick)} "
+        lines.append(f"- {summary['app']}: {summary['text']}: {verdict}({summary['detail']})")
     if ov is None or "error" in ov:
         lines.append(f"- {OVERHEAD_TARGET}: not run")
     else:
@@ -425,12 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchmark.py",
         description="Trains every application at its default budget (plus extra rows) and measures the "
                     "throughput cost of the shared training path; writes benchmark.json and benchmark.md.",
-        epilog="Rows: one per registered application on its default dataset, named APP-DATASET "
-               "(image_classification-mnist5k, time_series-sunspots), plus "
-               + ", ".join(name for name, _, _ in EXTRA_ROWS)
-               + f"; '{OVERHEAD_NAME}' is the shared-path overhead measurement. --list prints them. "
-               "Targets: mnist5k >= 98.0% test accuracy in < 5 min of training; digits >= 99.0%; "
-               "sunspots MAE no worse than the best classical baseline; shared path <= 5% throughput cost.",
+        epilog="Rows: one per registered application on its default config, named APP-DATASET "
+               "(image_classification-mnist5k, time_series-sunspots, ...), plus each application's extra rows "
+               f"(Task.benchmark_rows); '{OVERHEAD_NAME}' is the shared-path overhead measurement. --list prints "
+               "them. Targets come from each application (Task.benchmark_target, Task.benchmark_summary), plus "
+               "the shared path's <= 5% throughput cost.",
     )
     parser.add_argument("--output-dir", default="benchmark-results",
                         help="where each row's run dir, benchmark.json and benchmark.md go (default: %(default)s)")
@@ -489,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
             report["overhead"] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
             log(f"overhead FAILED: {report['overhead']['error']}")
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
+    report["summaries"] = app_summaries(report["rows"])
     report["targets"] = {
-        **{f"{r['metrics']['app']}-{r['metrics']['dataset']}": {**r["target"], "quick": args.quick}
-           for r in report["rows"] if "target" in r},
+        **{r["name"]: {**r["target"], "quick": args.quick} for r in report["rows"] if "target" in r},
+        **{f"{s['app']}: {s['text']}": {**s, "quick": args.quick} for s in report["summaries"]},
         **({OVERHEAD_NAME: {**report["overhead"]["target"], "quick": report["overhead"]["quick"]}}
            if report["overhead"] and "target" in report["overhead"] else {}),
     }

@@ -98,3 +98,25 @@ def test_evaluate_on_incompatible_dataset(cli, tmp_path):
                *TINY_CNN)[0] == 0
     code, _, err = cli("image_classification", "evaluate", "--run", run, "--dataset", "mnist5k")
     assert code == 2 and "the model takes (8, 8, 1)" in one_line_error(err)
+
+
+def test_flag_fields_become_train_options():
+    import argparse
+    from dataclasses import dataclass
+
+    from common.cli import _add_train_options
+    from common.config import TrainConfig, option
+
+    @dataclass
+    class FlaggedConfig(TrainConfig):
+        backbone_run: str = option("", "A finished run to start from.", flag=True)
+        shots: int = option(10, "Not a flag.")
+
+    class FlaggedTask:
+        config_class = FlaggedConfig
+
+    parser = argparse.ArgumentParser()
+    _add_train_options(parser, FlaggedTask())
+    args = parser.parse_args(["--backbone-run", "runs/x"])
+    assert args.flag_backbone_run == "runs/x"
+    assert "--backbone-run" in parser.format_help() and "--shots" not in parser.format_help()

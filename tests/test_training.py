@@ -13,6 +13,7 @@ import pytest
 from apps import get_app
 from common.config import resolve_config
 from common.errors import TrainingDiverged, UsageError
+from common.task import Phase
 from common.training import train
 from conftest import TINY_CNN, TINY_RNN, read_json
 
@@ -137,3 +138,56 @@ def test_training_error_is_raised_before_any_run_dir_exists(tmp_path):
     with pytest.raises(UsageError, match="window=500"):
         train(task, cfg, str(tmp_path / "run"), verbose=0)
     assert not os.path.exists(tmp_path / "run")
+
+
+class TwoPhaseTask(type(get_app("image_classification"))):
+    """The image classifier trained in two phases: dense head only, then everything at a lower rate."""
+
+    def phases(self, cfg):
+        def head_only(model):
+            for layer in model.layers:
+                layer.trainable = isinstance(layer, keras.layers.Dense)
+
+        def everything(model):
+            for layer in model.layers:
+                layer.trainable = True
+
+        return [Phase("head", 2, prepare=head_only), Phase("all", 2, learning_rate=cfg.learning_rate / 10,
+                                                            prepare=everything)]
+
+
+@pytest.mark.slow
+def test_phases_run_in_order_and_resume_inside_the_second(tmp_path):
+    task = TwoPhaseTask()
+    _, cfg = tiny_config("image_classification", "dataset=digits", "epochs=4")
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(task, cfg, str(run), extra_callbacks=(InterruptAtEpoch(3),), verbose=0)
+    assert epochs_logged(run) == [0, 1, 2]
+    assert read_json(run / "checkpoints" / "phase.json") == {"completed": 1, "epoch": 2}
+    assert (run / "checkpoints" / "phase.weights.h5").is_file()
+
+    metrics = train(task, cfg, str(run), verbose=0)
+    assert epochs_logged(run) == [0, 1, 2, 3]
+    assert metrics["epochs"] == 4
+    assert not (run / "checkpoints" / "phase.json").exists()
+    assert all(layer.trainable for layer in keras.saving.load_model(run / "model.keras").layers)
+
+
+def test_first_phase_trains_only_what_prepare_leaves_trainable(tmp_path):
+    task = TwoPhaseTask()
+    _, cfg = tiny_config("image_classification", "dataset=digits", "epochs=1")
+    task.phases = lambda cfg: TwoPhaseTask.phases(task, cfg)[:1]  # the head-only phase alone
+    data = task.load_data(cfg)
+    model = task.build_model(cfg, data)
+    before = {layer.name: [w.numpy().copy() for w in layer.weights] for layer in model.layers}
+    phase = task.phases(cfg)[0]
+    phase.prepare(model)
+    task.compile_model(model, cfg, 10, phase)
+    model.fit(task.build_inputs(cfg, data)["train"].take(3), verbose=0)
+    for layer in model.layers:
+        changed = any((w.numpy() != b).any() for w, b in zip(layer.weights, before[layer.name]))
+        if isinstance(layer, keras.layers.Conv2D):
+            assert not changed, layer.name
+        if isinstance(layer, keras.layers.Dense):
+            assert changed, layer.name

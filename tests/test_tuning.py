@@ -78,3 +78,41 @@ def test_every_tuner_name_builds(tmp_path):
     for name in TUNERS:
         tuner = make_tuner(name, hypermodel, "val_loss", 3, 4, str(tmp_path / name), 0, None)
         assert isinstance(tuner, kinds[name])
+
+
+def test_hypermodel_fits_every_phase_of_a_phased_task():
+    import keras
+    import keras_tuner
+
+    from apps import get_app
+    from common.config import resolve_config
+    from common.task import Phase
+    from tuning.search import AppHyperModel
+
+    base = get_app("image_classification")
+
+    class TwoPhases(type(base)):
+        def phases(self, cfg):
+            def freeze_convolutions(model):
+                for layer in model.layers:
+                    layer.trainable = not isinstance(layer, keras.layers.Conv2D)
+
+            def unfreeze(model):
+                for layer in model.layers:
+                    layer.trainable = True
+
+            return [Phase("head", 1, prepare=freeze_convolutions), Phase("all", 2, 1e-4, prepare=unfreeze)]
+
+    task = TwoPhases()
+    cfg = resolve_config(task.config_class, task.name, sets=["dataset=digits", *TINY_CNN[1::2]])
+    data = task.load_data(cfg)
+    inputs = task.build_inputs(cfg, data)
+    hypermodel = AppHyperModel(task, cfg, data, steps_per_epoch=20)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert not any(layer.trainable for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    history = hypermodel.fit(hp, model, inputs["train"].take(2), validation_data=inputs["validation"].take(1),
+                             epochs=10, verbose=0)
+    assert history.epoch == [1, 2]  # the second phase continues the epoch count; the tuner's epochs are ignored
+    assert all(layer.trainable for layer in model.layers)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-4, rel=0.05)  # cosine-decayed a little

@@ -49,8 +49,33 @@ class AppHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         cfg = self.config_for(hp)
         model = self.task.build_model(cfg, self.data)
-        self.task.compile_model(model, cfg, self.steps_per_epoch)
+        phases = self.task.phases(cfg)
+        if len(phases) > 1 and phases[0].prepare is not None:
+            phases[0].prepare(model)
+        self.task.compile_model(model, cfg, self.steps_per_epoch, phases[0] if len(phases) > 1 else None)
         return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        """One `fit`, or for a task trained in phases (`Task.phases`) one per phase, as `train` does;
+        the search objective then comes from the last phase. The tuner's own epoch budget
+        (Hyperband) applies to single-phase tasks only."""
+        cfg = self.config_for(hp)
+        phases = self.task.phases(cfg)
+        if len(phases) == 1:
+            return model.fit(*args, **kwargs)
+        kwargs.pop("initial_epoch", None)
+        kwargs.pop("epochs", None)
+        history, first = None, 0
+        for index, phase in enumerate(phases):
+            if not phase.epochs:
+                continue
+            if index:  # the first phase was prepared and compiled in build()
+                if phase.prepare is not None:
+                    phase.prepare(model)
+                self.task.compile_model(model, cfg, self.steps_per_epoch, phase)
+            history = model.fit(*args, initial_epoch=first, epochs=first + phase.epochs, **kwargs)
+            first += phase.epochs
+        return history
 
 
 def make_tuner(name: str, hypermodel: AppHyperModel, objective: str, max_trials: int, max_epochs: int,

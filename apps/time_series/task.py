@@ -75,6 +75,8 @@ class TimeSeriesForecasting(Task):
     description = "RNN/LSTM/GRU forecaster (stacked, bidirectional) vs last value, seasonal naive and ARIMA"
     config_class = TimeSeriesConfig
     models = ("simple_rnn", "lstm", "gru")
+    primary_metric = ("mae", "lower", ".3f")
+    benchmark_rows = (("time_series-co2", {"dataset": "co2"}),)
 
     def load_data(self, cfg: TimeSeriesConfig) -> SeriesData:
         data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column, time_column=cfg.time_column,
@@ -196,6 +198,17 @@ class TimeSeriesForecasting(Task):
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         return [{"step": i + 1, "time": round(float(times[-1] + (i + 1) * step), 4), "forecast": round(float(v), 4)}
                 for i, v in enumerate(forecast)]
+
+    def benchmark_target(self, metrics: dict):
+        if metrics["dataset"] != "sunspots":
+            return None
+        mae = metrics["test"]["mae"]
+        baselines = [(name, b["mae"]) for name, b in (metrics.get("baselines") or {}).items() if "mae" in b]
+        if not baselines:
+            return "test MAE no worse than the best classical baseline", False, f"MAE {mae:.3f}, no baseline ran"
+        name, best = min(baselines, key=lambda item: item[1])
+        return ("test MAE no worse than the best classical baseline", mae <= best,
+                f"MAE {mae:.3f} vs best baseline {name} {best:.3f}")
 
     def search_space(self, hp, cfg: TimeSeriesConfig) -> dict:
         from tuning.space import choice, float_range, int_range
