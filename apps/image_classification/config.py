@@ -10,23 +10,32 @@ from common.errors import UsageError
 
 @dataclass
 class ImageClassificationConfig(TrainConfig):
-    """A configurable CNN on an image dataset; see `dlsuite image_classification train --help-config`."""
+    """A configurable CNN or vision transformer on an image dataset; see `dlsuite image_classification config`."""
 
     dataset: str = option("mnist5k", "Dataset: mnist5k, digits, tfds:mnist, tfds:fashion_mnist, tfds:cifar10, or a class-folder path.")
     epochs: int = option(40, "Maximum number of training epochs.", min=1)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(2e-3, "Initial learning rate.", min=0.0)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
-    model: str = option("cnn", "Model family.", choices=("cnn",))
-    depth: int = option(2, "Convolution blocks; each is two convolutions and a 2x2 max-pool.", min=1)
-    width: int = option(32, "Filters in the first block; each further block doubles them.", min=1)
-    kernel_size: int = option(3, "Convolution kernel size.", min=1)
-    activation: str = option("relu", "Hidden activation.", choices=("relu", "tanh", "sigmoid", "gelu"))
-    batch_norm: bool = option(True, "Batch normalisation after each convolution.")
-    dropout: float = option(0.3, "Dropout rate before the dense layers.", min=0.0)
-    dense_units: int = option(128, "Units of the hidden dense layer (0 = none).", min=0)
-    l1: float = option(0.0, "L1 weight penalty on convolution and dense kernels.", min=0.0)
-    l2: float = option(0.0, "L2 weight penalty on convolution and dense kernels.", min=0.0)
+    model: str = option("cnn", "Model family: a CNN, or a vision transformer (the vit_* fields and patch_size).",
+                        choices=("cnn", "vit"))
+    depth: int = option(2, "CNN: convolution blocks; each is two convolutions and a 2x2 max-pool.", min=1)
+    width: int = option(32, "CNN: filters in the first block; each further block doubles them.", min=1)
+    kernel_size: int = option(3, "CNN: convolution kernel size.", min=1)
+    activation: str = option("relu", "CNN: hidden activation.", choices=("relu", "tanh", "sigmoid", "gelu"))
+    batch_norm: bool = option(True, "CNN: batch normalisation after each convolution.")
+    dropout: float = option(0.3, "Dropout rate (CNN: before the dense layers; ViT: after embeddings, attention, MLPs).",
+                            min=0.0)
+    dense_units: int = option(128, "CNN: units of the hidden dense layer (0 = none).", min=0)
+    patch_size: int = option(4, "ViT: side of the square patches; must divide the image height and width.", min=1)
+    vit_dim: int = option(64, "ViT: token width (a multiple of vit_heads).", min=1)
+    vit_depth: int = option(4, "ViT: transformer encoder blocks.", min=1)
+    vit_heads: int = option(4, "ViT: attention heads per block.", min=1)
+    vit_mlp_dim: int = option(128, "ViT: hidden units of each block's GELU MLP.", min=1)
+    vit_pooling: str = option("gap", "ViT: classify from the mean of the patch tokens or from a class token.",
+                              choices=("gap", "cls"))
+    l1: float = option(0.0, "CNN: L1 weight penalty on convolution and dense kernels.", min=0.0)
+    l2: float = option(0.0, "CNN: L2 weight penalty on convolution and dense kernels.", min=0.0)
     augment: bool = option(True, "Random rotation, translation and zoom during training (no flips: digits are not symmetric).")
     rotation: float = option(0.04, "Augmentation: maximum rotation as a fraction of a full turn.", min=0.0)
     translation: float = option(0.1, "Augmentation: maximum shift as a fraction of the image size.", min=0.0)
@@ -38,3 +47,5 @@ class ImageClassificationConfig(TrainConfig):
     def validate(self):
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.vit_dim % self.vit_heads:
+            raise UsageError(f"vit_dim={self.vit_dim} must be a multiple of vit_heads={self.vit_heads}")

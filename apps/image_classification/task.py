@@ -1,4 +1,4 @@
-"""Image classification: a configurable CNN against an SVC baseline on the same split."""
+"""Image classification: a configurable CNN or vision transformer against an SVC baseline on the same split."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
+from apps.image_classification.vit import build_vit
 from common.datasets import ImageData, load_images
 from common.errors import UsageError
 from common.monitoring import confusion_matrix_figure
@@ -28,9 +29,14 @@ def to_numpy(dataset: tf.data.Dataset, limit: int = 0) -> tuple[np.ndarray, np.n
 
 class ImageClassification(Task):
     name = "image_classification"
-    description = "CNN image classifier (depth, width, activation, batch norm, dropout, L1/L2, augmentation) vs an SVC"
+    description = ("CNN image classifier (depth, width, activation, batch norm, dropout, L1/L2, augmentation) "
+                   "or vision transformer, vs an SVC")
     config_class = ImageClassificationConfig
-    models = ("cnn",)
+    models = ("cnn", "vit")
+    benchmark_rows = (
+        ("image_classification-digits", {"dataset": "digits"}),
+        ("image_classification-mnist5k-vit", {"model": "vit"}),
+    )
 
     def load_data(self, cfg: ImageClassificationConfig) -> ImageData:
         return load_images(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels, seed=cfg.seed)
@@ -60,6 +66,12 @@ class ImageClassification(Task):
     def build_model(self, cfg: ImageClassificationConfig, data: ImageData):
         augmentation = build_augmentation(cfg.rotation, cfg.translation, cfg.zoom, seed=cfg.seed) if cfg.augment else None
         try:
+            if cfg.model == "vit":
+                return build_vit(
+                    data.image_shape, data.num_classes, patch_size=cfg.patch_size, dim=cfg.vit_dim,
+                    depth=cfg.vit_depth, heads=cfg.vit_heads, mlp_dim=cfg.vit_mlp_dim, dropout=cfg.dropout,
+                    pooling=cfg.vit_pooling, augmentation=augmentation,
+                )
             return build_cnn(
                 data.image_shape, data.num_classes, depth=cfg.depth, width=cfg.width, kernel_size=cfg.kernel_size,
                 activation=cfg.activation, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
@@ -133,15 +145,54 @@ class ImageClassification(Task):
             for path, p in zip(inputs, probabilities)
         ]
 
+    def benchmark_target(self, metrics: dict):
+        acc = metrics["test"]["accuracy"]
+        if metrics["dataset"] == "mnist5k" and metrics["config"]["model"] == "cnn":
+            secs = metrics["train_seconds"]
+            return (">= 98.0% test accuracy in < 5 min of training", acc >= 0.98 and secs < 300,
+                    f"accuracy {acc:.2%} in {secs / 60:.1f} min")
+        if metrics["dataset"] == "digits":
+            return ">= 99.0% test accuracy", acc >= 0.99, f"accuracy {acc:.2%}"
+        return None
+
+    def benchmark_summary(self, results: list[dict]):
+        """The vision transformer next to the CNN on mnist5k: accuracy, parameters, training time."""
+        runs = {r["metrics"]["config"]["model"]: r["metrics"] for r in results
+                if r["metrics"]["dataset"] == "mnist5k"}
+        if not {"cnn", "vit"} <= runs.keys():
+            return []
+        cnn, vit = runs["cnn"], runs["vit"]
+        detail = "; ".join(
+            f"{name.upper()} {m['test']['accuracy']:.2%}, {m['parameters']:,} parameters, {m['train_seconds']:.0f} s"
+            for name, m in (("cnn", cnn), ("vit", vit)))
+        return [("ViT vs CNN on mnist5k (comparison, no target)", None, detail)]
+
     def search_space(self, hp, cfg: ImageClassificationConfig) -> dict:
         from tuning.space import choice, float_range, int_range
 
-        return {
-            "depth": int_range(hp, "depth", cfg.depth, 1, 3),
-            "width": choice(hp, "width", cfg.width, [16, 32, 64]),
-            "activation": choice(hp, "activation", cfg.activation, ["relu", "gelu", "tanh"]),
-            "batch_norm": hp.Boolean("batch_norm", default=cfg.batch_norm),
+        space = {}
+        if cfg.model == "cnn":
+            space.update({
+                "depth": int_range(hp, "depth", cfg.depth, 1, 3),
+                "width": choice(hp, "width", cfg.width, [16, 32, 64]),
+                "activation": choice(hp, "activation", cfg.activation, ["relu", "gelu", "tanh"]),
+                "batch_norm": hp.Boolean("batch_norm", default=cfg.batch_norm),
+            })
+        space.update({
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
             "optimizer": choice(hp, "optimizer", cfg.optimizer, ["adam", "adamw", "rmsprop", "sgd"]),
-        }
+        })
+        if cfg.model == "vit":
+            # patch_size stays as configured: the sizes that divide the images depend on the data, not the config.
+            # Every width on offer is a multiple of every head count on offer, so each combination is valid.
+            dims = sorted({d for d in (32, 64, 128) if d % cfg.vit_heads == 0} | {cfg.vit_dim})
+            heads = sorted({h for h in (2, 4, 8) if all(d % h == 0 for d in dims)} | {cfg.vit_heads})
+            space.update({
+                "vit_dim": choice(hp, "vit_dim", cfg.vit_dim, dims),
+                "vit_depth": int_range(hp, "vit_depth", cfg.vit_depth, 2, 6),
+                "vit_heads": choice(hp, "vit_heads", cfg.vit_heads, heads),
+                "vit_mlp_dim": choice(hp, "vit_mlp_dim", cfg.vit_mlp_dim, [64, 128, 256]),
+                "vit_pooling": choice(hp, "vit_pooling", cfg.vit_pooling, ["gap", "cls"]),
+            })
+        return space
