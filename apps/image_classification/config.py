@@ -24,14 +24,15 @@ class ImageClassificationConfig(TrainConfig):
     kernel_size: int = option(3, "CNN: convolution kernel size.", min=1)
     activation: str = option("relu", "CNN: hidden activation.", choices=("relu", "tanh", "sigmoid", "gelu"))
     batch_norm: bool = option(True, "CNN: batch normalisation after each convolution.")
-    dropout: float = option(0.3, "Dropout rate (CNN: before the dense layers; ViT: after embeddings, attention, MLPs).",
-                            min=0.0)
+    dropout: float = option(0.3, "CNN: dropout rate before the dense layers.", min=0.0)
     dense_units: int = option(128, "CNN: units of the hidden dense layer (0 = none).", min=0)
     patch_size: int = option(4, "ViT: side of the square patches; must divide the image height and width.", min=1)
     vit_dim: int = option(64, "ViT: token width (a multiple of vit_heads).", min=1)
     vit_depth: int = option(4, "ViT: transformer encoder blocks.", min=1)
     vit_heads: int = option(4, "ViT: attention heads per block.", min=1)
     vit_mlp_dim: int = option(128, "ViT: hidden units of each block's GELU MLP.", min=1)
+    vit_dropout: float = option(0.1, "ViT: dropout rate after the embeddings, each attention output and each MLP layer.",
+                                min=0.0)
     vit_pooling: str = option("gap", "ViT: classify from the mean of the patch tokens or from a class token.",
                               choices=("gap", "cls"))
     l1: float = option(0.0, "CNN: L1 weight penalty on convolution and dense kernels.", min=0.0)
@@ -45,7 +46,8 @@ class ImageClassificationConfig(TrainConfig):
     baseline_max_samples: int = option(10000, "Train the SVC baseline on at most this many examples (0 = skip it).", min=0)
 
     def validate(self):
-        if not 0.0 <= self.dropout < 1.0:
-            raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
+        for name in ("dropout", "vit_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UsageError(f"{name}={getattr(self, name)} must be in [0, 1)")
         if self.vit_dim % self.vit_heads:
             raise UsageError(f"vit_dim={self.vit_dim} must be a multiple of vit_heads={self.vit_heads}")

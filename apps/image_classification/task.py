@@ -69,7 +69,7 @@ class ImageClassification(Task):
             if cfg.model == "vit":
                 return build_vit(
                     data.image_shape, data.num_classes, patch_size=cfg.patch_size, dim=cfg.vit_dim,
-                    depth=cfg.vit_depth, heads=cfg.vit_heads, mlp_dim=cfg.vit_mlp_dim, dropout=cfg.dropout,
+                    depth=cfg.vit_depth, heads=cfg.vit_heads, mlp_dim=cfg.vit_mlp_dim, dropout=cfg.vit_dropout,
                     pooling=cfg.vit_pooling, augmentation=augmentation,
                 )
             return build_cnn(
@@ -178,8 +178,9 @@ class ImageClassification(Task):
                 "activation": choice(hp, "activation", cfg.activation, ["relu", "gelu", "tanh"]),
                 "batch_norm": hp.Boolean("batch_norm", default=cfg.batch_norm),
             })
+        dropout = "dropout" if cfg.model == "cnn" else "vit_dropout"
         space.update({
-            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),
+            dropout: float_range(hp, dropout, getattr(cfg, dropout), 0.0, 0.5),
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
             "optimizer": choice(hp, "optimizer", cfg.optimizer, ["adam", "adamw", "rmsprop", "sgd"]),
         })
