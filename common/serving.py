@@ -31,8 +31,9 @@ def evaluate_run(task: Task, run_dir: str, overrides=None, sets=None) -> dict:
 
 
 def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, sets=None) -> list[dict]:
+    """The task's predictions; its `summary` also carries "run_dir" (where pictures of them may go)."""
     cfg, model, summary = load_run(task, run_dir, overrides, sets)
-    return task.predict(model, cfg, summary, inputs)
+    return task.predict(model, cfg, {**summary, "run_dir": run_dir}, inputs)
 
 
 def export_run(task: Task, run_dir: str, path: str = "") -> str:
