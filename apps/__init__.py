@@ -6,11 +6,16 @@ The CLI, the per-application scripts, the tuner and the benchmark all look appli
 from __future__ import annotations
 
 from apps.image_classification.task import ImageClassification
+from apps.object_detection.task import ObjectDetection
 from apps.time_series.task import TimeSeriesForecasting
+from apps.transfer_learning.task import TransferLearning
 from common.errors import UsageError
 from common.task import Task
 
-APPS: dict[str, Task] = {task.name: task for task in (ImageClassification(), TimeSeriesForecasting())}
+APPS: dict[str, Task] = {
+    task.name: task
+    for task in (ImageClassification(), TimeSeriesForecasting(), TransferLearning(), ObjectDetection())
+}
 
 
 def get_app(name: str) -> Task:
