@@ -5,6 +5,8 @@ The CLI, the per-application scripts, the tuner and the benchmark all look appli
 
 from __future__ import annotations
 
+from apps.face_recognition.detection_task import FaceDetection
+from apps.face_recognition.recognition_task import FaceRecognition
 from apps.image_classification.task import ImageClassification
 from apps.object_detection.task import ObjectDetection
 from apps.time_series.task import TimeSeriesForecasting
@@ -14,7 +16,8 @@ from common.task import Task
 
 APPS: dict[str, Task] = {
     task.name: task
-    for task in (ImageClassification(), TimeSeriesForecasting(), TransferLearning(), ObjectDetection())
+    for task in (ImageClassification(), TimeSeriesForecasting(), TransferLearning(), ObjectDetection(), FaceDetection(),
+                 FaceRecognition())
 }
 
 

@@ -1,0 +1,137 @@
+"""Face data: scikit-image's `lfw_subset` as an embedded TFDS set, and face-free photo windows.
+
+`lfw_subset` holds 200 real 25x25 grey images: 100 LFW faces and 100 non-face patches. The
+builder writes them with a fixed stratified 70/10/20 split (seed 0), like the suite's other
+embedded sets, so every run and machine sees the same 40 test images.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from common.datasets.embedded import stratified_split_indices
+from common.datasets.files import check_image
+from common.errors import UsageError
+
+WINDOW = 25  # side of the lfw_subset images and of the detector's window
+CLASS_NAMES = ["non_face", "face"]
+# scikit-image photos without a human face: windows cut from them are extra negatives.
+FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass",
+                    "gravel", "coins", "moon", "page", "text", "clock", "horse")
+
+
+class LfwSubset(tfds.core.GeneratorBasedBuilder):
+    """scikit-image's `lfw_subset`: 100 faces and 100 non-faces, 25x25 grey; label 1 = face."""
+
+    name = "lfw_subset"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    DESCRIPTION = "100 LFW faces and 100 non-face patches, 25x25 grey, as shipped by scikit-image (data.lfw_subset)."
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(WINDOW, WINDOW, 1)),
+                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+            }),
+            supervised_keys=("image", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        from skimage.data import lfw_subset
+
+        images = np.round(lfw_subset() * 255).astype(np.uint8)[..., None]
+        labels = np.r_[np.ones(100, np.int64), np.zeros(100, np.int64)]  # images 0-99 are faces
+        splits = stratified_split_indices(labels)
+        return {name: self._generate_examples(images, labels, idx) for name, idx in splits.items()}
+
+    def _generate_examples(self, images, labels, indices):
+        for i in indices:
+            yield int(i), {"image": images[i], "label": int(labels[i])}
+
+
+def load_lfw_subset(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (uint8 images (n, 25, 25, 1), labels (n,))}, prepared once into `data_dir`."""
+    builder = LfwSubset(data_dir=data_dir)
+    builder.download_and_prepare()
+    splits = {}
+    for split in ("train", "validation", "test"):
+        examples = list(tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True)))
+        splits[split] = (np.stack([x for x, _ in examples]), np.array([y for _, y in examples], np.int64))
+    return splits
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """float32 (H, W) grey levels in 0..255 of a (H, W), (H, W, 1) or (H, W, 3) image (uint8 or float in 0..1)."""
+    scale = 255.0 if image.dtype.kind in "fb" else 1.0  # float and boolean images are in 0..1
+    image = np.asarray(image, np.float32) * scale
+    if image.ndim == 3 and image.shape[-1] == 3:
+        image = image @ np.array([0.2989, 0.5870, 0.1140], np.float32)  # ITU-R 601, as tf.image.rgb_to_grayscale
+    return image.reshape(image.shape[:2])
+
+
+def face_free_photos() -> list[np.ndarray]:
+    """The grey (H, W) uint8 photos of `FACE_FREE_PHOTOS`."""
+    import skimage.data
+
+    return [np.clip(np.round(to_grey(getattr(skimage.data, name)())), 0, 255).astype(np.uint8)
+            for name in FACE_FREE_PHOTOS]
+
+
+def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
+    """`count` windows of scikit-learn's two sample photos (china.jpg, flower.jpg; no faces, never trained on),
+    drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
+    from sklearn.datasets import load_sample_images
+
+    from apps.face_recognition.detector import pyramid_windows
+
+    windows = np.concatenate([pyramid_windows(to_grey(photo), min_face=WINDOW, scale_step=1.3)[0]
+                              for photo in load_sample_images().images])
+    return windows[np.sort(np.random.default_rng(seed).choice(len(windows), min(count, len(windows)), replace=False))]
+
+
+def random_windows(photos: list[np.ndarray], count: int, seed: int = 0):
+    """A `tf.data` set of `count` random square windows of `photos`, resized to 25x25x1 float32, label 0.
+
+    Windows have sides from 25 pixels to the photo's shorter side, as the detector's image pyramid
+    shows them at every scale. The draws are new on every pass over the set (every epoch), so the
+    classifier meets `count` fresh negatives per epoch.
+    """
+    height = max(p.shape[0] for p in photos)
+    width = max(p.shape[1] for p in photos)
+    canvas = np.zeros((len(photos), height, width, 1), np.uint8)
+    for k, photo in enumerate(photos):
+        canvas[k, : photo.shape[0], : photo.shape[1], 0] = photo
+    canvas = tf.constant(canvas)
+    sizes = tf.constant([p.shape for p in photos], tf.float32)
+
+    def window(index, pair):
+        k = index % len(photos)
+        h, w = sizes[k, 0], sizes[k, 1]
+        side_u, top_u, left_u = tf.unstack(tf.random.stateless_uniform((3,), seed=pair))
+        side = tf.cast(tf.exp(np.log(WINDOW) + side_u * (tf.math.log(tf.minimum(h, w)) - np.log(WINDOW))), tf.int32)
+        top = tf.cast(top_u * tf.cast(tf.cast(h, tf.int32) - side + 1, tf.float32), tf.int32)
+        left = tf.cast(left_u * tf.cast(tf.cast(w, tf.int32) - side + 1, tf.float32), tf.int32)
+        crop = tf.image.crop_to_bounding_box(tf.cast(canvas[k], tf.float32), top, left, side, side)
+        return tf.image.resize(crop, (WINDOW, WINDOW), antialias=True), tf.constant([0.0])
+
+    # Seeds drawn anew on every pass (rerandomize_each_iteration), each turned into one window by stateless ops.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(count)
+    return tf.data.Dataset.zip(tf.data.Dataset.range(count), seeds).map(window, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def read_image(path: str) -> np.ndarray:
+    """The uint8 (H, W, C) pixels of an image file; UsageError for a missing or unreadable one."""
+    if not os.path.isfile(path):
+        raise UsageError(f"image not found: {path}")
+    check_image(path)
+    try:
+        return tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
+    except tf.errors.InvalidArgumentError:
+        raise UsageError(f"cannot read image {path}: not a complete PNG, JPEG, BMP or GIF") from None

@@ -1,0 +1,49 @@
+"""Configuration of the face detection application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.config import TrainConfig, option
+from common.errors import UsageError
+
+
+@dataclass
+class FaceDetectionConfig(TrainConfig):
+    """A 25x25 face/non-face CNN run as a multi-scale sliding-window detector; see `dlsuite face_detection config`."""
+
+    dataset: str = option("lfw_subset", "Training windows: lfw_subset (scikit-image's 100 faces and 100 non-faces, 25x25).",
+                          choices=("lfw_subset",))
+    epochs: int = option(24, "Training epochs, the bootstrapping rounds included.", min=1)
+    batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
+    width: int = option(16, "Filters of the first two convolutions; the next two have 2x, the window layer 4x.", min=1)
+    dropout: float = option(0.3, "Dropout rate before the output layer.", min=0.0)
+    flip: bool = option(True, "Augmentation: random horizontal flips.")
+    translation: float = option(0.06, "Augmentation: maximum shift as a fraction of the window.", min=0.0)
+    zoom: float = option(0.08, "Augmentation: maximum zoom in or out as a fraction.", min=0.0)
+    negatives: int = option(3000, "Extra training negatives: random windows of face-free scikit-image photos "
+                                  "(coffee, rocket, textures, ...); the held-out splits stay lfw_subset only.", min=0)
+    hard_negative_rounds: int = option(3, "Bootstrapping rounds: each mines the windows of the face-free photos that "
+                                          "the model so far scores most face-like and trains on them (0 = off).", min=0)
+    hard_negative_epochs: int = option(6, "Epochs of each bootstrapping round (all rounds take at most epochs - 1).",
+                                       min=0)
+    hard_negatives: int = option(4000, "Hard negatives mined in each round (before the first, as many random windows).",
+                                 min=0)
+    validation_negatives: int = option(2000, "Validation negatives: windows of two photos never trained on (scikit-learn's "
+                                             "china.jpg and flower.jpg), weighted to count as much as the faces.", min=0)
+    min_face: int = option(24, "Detection: smallest face side searched, in pixels.", min=8)
+    max_face: int = option(0, "Detection: largest face side searched, in pixels (0 = the image's shorter side).", min=0)
+    scale_step: float = option(1.2, "Detection: size ratio of consecutive image-pyramid levels.", min=1.01)
+    threshold: float = option(0.5, "Detection: lowest face probability kept.", min=0.0)
+    nms_iou: float = option(0.3, "Detection: a box overlapping a better one by more than this IoU is dropped.", min=0.0)
+    max_faces: int = option(10, "Detection: at most this many boxes per image.", min=1)
+    predictions_dir: str = option("", "predict writes each image with its boxes drawn here, as NAME_faces.png "
+                                      "(default: RUN/predictions).")
+
+    def validate(self):
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.threshold > 1.0 or self.nms_iou > 1.0:
+            raise UsageError(f"threshold={self.threshold} and nms_iou={self.nms_iou} must be in [0, 1]")
+        if self.max_face and self.max_face < self.min_face:
+            raise UsageError(f"max_face={self.max_face} is smaller than min_face={self.min_face}")

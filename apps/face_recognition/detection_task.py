@@ -1,0 +1,288 @@
+"""Face detection: a 25x25 face/non-face CNN, run as a multi-scale sliding-window detector over whole photos.
+
+Training windows are lfw_subset's training split (faces oversampled to balance the classes), plus
+`negatives` fresh random windows of face-free scikit-image photos every epoch, plus `hard_negatives`
+more: random windows at first, then, for the last `hard_negative_epochs` epochs, the windows of those
+photos that the model trained so far scores most face-like (bootstrapping, as in Sung and Poggio's
+and Viola and Jones' detectors). Without them, a classifier that is right on 40 held-out windows
+still fires on thousands of the astronaut photo's windows. Test metrics: classifier accuracy on the
+held-out lfw_subset test split (20 faces, 20 non-faces), and the detector's best box on the
+astronaut photo against a box marked there by hand (`ASTRONAUT_FACE`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from apps.face_recognition.data import (
+    CLASS_NAMES,
+    face_free_photos,
+    held_out_windows,
+    load_lfw_subset,
+    random_windows,
+    read_image,
+    to_grey,
+)
+from apps.face_recognition.detection_config import FaceDetectionConfig
+from apps.face_recognition.detector import (
+    box_iou,
+    build_face_classifier,
+    detect_faces,
+    score_windows,
+    select_faces,
+    window_logits,
+)
+from common.datasets import default_data_dir
+from common.errors import UsageError
+from common.pipeline import make_pipeline
+from common.task import Phase, Task
+
+# The astronaut's face in skimage.data.astronaut() (512x512), marked by hand: x0, y0, x1, y1 from the
+# hairline above the eyebrows to the chin and from cheek to cheek, as lfw_subset crops faces.
+ASTRONAUT_FACE = (176, 78, 272, 186)
+# Photos `predict` accepts by name besides image files: scikit-image's data photos.
+PHOTO_NAMES = ("astronaut", "camera", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
+               "coins", "moon", "page", "text", "clock")
+
+
+@dataclass
+class DetectionData:
+    """lfw_subset splits as (uint8 windows, labels), the face-free photos, the current hard negatives
+    (float32 windows) and the astronaut's detections."""
+
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    photos: list[np.ndarray]
+    hard_negatives: np.ndarray | None = None
+    validation_negatives: np.ndarray | None = None
+    astronaut: dict = field(default_factory=dict)
+
+
+def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
+    """The `count` windows of `photos` (all face-free) that `model` scores most face-like, an equal share per photo."""
+    from apps.face_recognition.detector import score_windows, window_logits
+
+    scorer = window_logits(model)
+    share = -(-count // len(photos))
+    hardest = []
+    for photo in photos:
+        # A coarser pyramid than detection's: mining needs hard windows, not every one of them.
+        windows, scores, _ = score_windows(scorer, photo.astype(np.float32), min_face=min_face, scale_step=1.3)
+        hardest.append(windows[np.argsort(-scores)[:share]])
+    return np.concatenate(hardest)[:count]
+
+
+def load_photo(source: str) -> tuple[str, np.ndarray]:
+    """(name, uint8 (H, W, C) pixels) of an image file or a scikit-image photo name."""
+    if source in PHOTO_NAMES and not os.path.exists(source):
+        import skimage.data
+
+        image = getattr(skimage.data, source)()
+        return source, image if image.ndim == 3 else image[..., None]
+    image = read_image(source)
+    if image.shape[-1] == 2 or image.shape[-1] > 4:
+        raise UsageError(f"{source} has {image.shape[-1]} channels; give a grey (1), RGB (3) or RGBA (4) image")
+    return os.path.splitext(os.path.basename(source))[0], image[..., :3]
+
+
+def draw_boxes(image: np.ndarray, detections: list[dict], marked=None):
+    """A PIL image of `image` with the detected boxes (and, dashed-free in green, a hand-marked one)."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.fromarray(image if image.shape[-1] == 3 else image[..., 0]).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    width = max(2, picture.width // 200)
+    if marked is not None:
+        draw.rectangle(list(marked), outline=(0, 200, 0), width=width)
+    for rank, det in enumerate(detections):
+        draw.rectangle(det["box"], outline=(255, 0, 0) if rank == 0 else (255, 160, 0), width=width)
+        draw.text((det["box"][0] + width, det["box"][1] + width), f"{det['score']:.2f}", fill=(255, 0, 0))
+    return picture
+
+
+class FaceDetection(Task):
+    name = "face_detection"
+    description = "face detector: 25x25 face/non-face CNN over an image pyramid + NMS, vs HOG + linear SVM"
+    config_class = FaceDetectionConfig
+    models = ("window_cnn",)
+
+    def load_data(self, cfg: FaceDetectionConfig) -> DetectionData:
+        photos = face_free_photos()
+        initial = random_windows(photos, cfg.hard_negatives, seed=cfg.seed + 100).batch(max(1, cfg.hard_negatives))
+        hard = next(initial.as_numpy_iterator())[0] if cfg.hard_negatives else np.zeros((0, 25, 25, 1), np.float32)
+        return DetectionData(load_lfw_subset(cfg.data_dir or default_data_dir()), photos, hard,
+                             held_out_windows(cfg.validation_negatives))
+
+    def _training_windows(self, cfg, data: DetectionData) -> tuple[np.ndarray, np.ndarray]:
+        """lfw_subset's training windows with the faces repeated to match the negatives in number."""
+        images, labels = data.splits["train"]
+        if cfg.max_train_samples:
+            images, labels = images[: cfg.max_train_samples], labels[: cfg.max_train_samples]
+        faces = labels == 1
+        repeats = max(1, round((np.sum(~faces) + cfg.negatives + cfg.hard_negatives) / max(1, np.sum(faces))))
+        images = np.concatenate([np.repeat(images[faces], repeats, axis=0), images[~faces]])
+        labels = np.r_[np.ones(np.sum(faces) * repeats), np.zeros(np.sum(~faces))]
+        return images.astype(np.float32), labels[:, None].astype(np.float32)
+
+    def num_train_examples(self, cfg, data: DetectionData) -> int:
+        return len(self._training_windows(cfg, data)[0]) + cfg.negatives + len(data.hard_negatives)
+
+    def build_inputs(self, cfg, data: DetectionData) -> dict:
+        windows = tf.data.Dataset.from_tensor_slices(self._training_windows(cfg, data))
+        if cfg.negatives:
+            windows = windows.concatenate(random_windows(data.photos, cfg.negatives, seed=cfg.seed))
+        if len(data.hard_negatives):
+            # A generator, so each epoch reads the hard negatives of the current phase.
+            windows = windows.concatenate(tf.data.Dataset.from_generator(
+                lambda: ((window, [0.0]) for window in data.hard_negatives),
+                output_signature=(tf.TensorSpec((25, 25, 1), tf.float32), tf.TensorSpec((1,), tf.float32))))
+        self._data = data  # for the hard-negative phase's `prepare`; see `phases`
+        n_train = self.num_train_examples(cfg, data)
+        windows = windows.apply(tf.data.experimental.assert_cardinality(n_train))  # the generator hides it
+
+        def fixed(split):
+            images, labels = data.splits[split]
+            return tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels[:, None].astype(np.float32)))
+
+        return {
+            # No cache: the random negatives are drawn afresh each epoch.
+            "train": make_pipeline(windows, cfg.batch_size, shuffle=True, seed=cfg.seed, cache=False,
+                                   shuffle_buffer=n_train),
+            "validation": make_pipeline(self._validation(cfg, data), cfg.batch_size),
+            "test": make_pipeline(fixed("test"), cfg.batch_size),
+        }
+
+    def _validation(self, cfg, data: DetectionData) -> tf.data.Dataset:
+        """lfw_subset's validation windows and `validation_negatives` windows of two photos never trained on,
+        with weights that give faces and non-faces equal shares of the validation loss.
+
+        Without the photo windows, the validation loss would judge 20 easy windows and pick the
+        checkpoint of an early epoch, before any hard negatives.
+        """
+        images, labels = data.splits["validation"]
+        images = np.concatenate([images.astype(np.float32), data.validation_negatives])
+        labels = np.r_[labels, np.zeros(len(data.validation_negatives), np.int64)].astype(np.float32)
+        faces = labels == 1
+        weights = np.where(faces, len(labels) / (2.0 * faces.sum()), len(labels) / (2.0 * (~faces).sum()))
+        return tf.data.Dataset.from_tensor_slices((images, labels[:, None], weights.astype(np.float32)))
+
+    def data_summary(self, data: DetectionData) -> dict:
+        return {"class_names": CLASS_NAMES, "window": [25, 25, 1],
+                "sizes": {s: int(len(y)) for s, (_, y) in data.splits.items()},
+                # Filled by `evaluate`, which `train` runs before it writes this summary.
+                "astronaut": data.astronaut}
+
+    def build_model(self, cfg: FaceDetectionConfig, data: DetectionData):
+        return build_face_classifier(width=cfg.width, dropout=cfg.dropout, flip=cfg.flip,
+                                     translation=cfg.translation, zoom=cfg.zoom, seed=cfg.seed)
+
+    def phases(self, cfg: FaceDetectionConfig) -> list[Phase]:
+        """Random negatives first, then `hard_negative_rounds` phases of `hard_negative_epochs` epochs, each with
+        hard negatives mined by the model as it is when the phase starts (the mined phases take at most
+        epochs - 1 epochs in all).
+
+        `Task.phases` gets no data, so the mining phases reach it through the task (`build_inputs` runs
+        first in `common.training.train`).
+        """
+        rounds = cfg.hard_negative_rounds if cfg.hard_negatives and cfg.hard_negative_epochs else 0
+        per_round = min(cfg.hard_negative_epochs, (cfg.epochs - 1) // rounds) if rounds else 0
+        if not per_round:
+            return [Phase("train", cfg.epochs)]
+
+        def mine(model):  # replaces the whole hard set, so a resumed run mines the same windows again
+            self._data.hard_negatives = mine_hard_negatives(model, self._data.photos, cfg.hard_negatives, cfg.min_face)
+
+        mined = [Phase(f"hard negatives {r + 1}", per_round, prepare=mine) for r in range(rounds)]
+        return [Phase("random negatives", cfg.epochs - rounds * per_round), *mined]
+
+    def build_losses(self, cfg):
+        return "binary_crossentropy"
+
+    def build_metrics(self, cfg):
+        return ["accuracy"]
+
+    def detect(self, model, cfg: FaceDetectionConfig, image: np.ndarray) -> list[dict]:
+        return detect_faces(model, to_grey(image), min_face=cfg.min_face, max_face=cfg.max_face,
+                            scale_step=cfg.scale_step, threshold=cfg.threshold, iou=cfg.nms_iou,
+                            max_faces=cfg.max_faces)
+
+    def evaluate(self, model, cfg, data: DetectionData, inputs) -> dict:
+        images, labels = data.splits["test"]
+        probabilities = model.predict(images.astype(np.float32), verbose=0).ravel()
+        _, astronaut = load_photo("astronaut")
+        _, logits, boxes = score_windows(window_logits(model), to_grey(astronaut), min_face=cfg.min_face,
+                                         max_face=cfg.max_face, scale_step=cfg.scale_step)
+        faces = select_faces(logits, boxes, threshold=cfg.threshold, iou=cfg.nms_iou, max_faces=cfg.max_faces)
+        best = faces[0] if faces else {"box": [0, 0, 0, 0], "score": 0.0}
+        data.astronaut = {"marked_box": list(ASTRONAUT_FACE), "best_box": best["box"], "best_score": best["score"],
+                          "boxes": [face["box"] for face in faces],
+                          "windows_above_threshold": len(select_faces(logits, boxes, threshold=cfg.threshold, iou=1.0,
+                                                                      max_faces=len(logits))),
+                          "windows": int(len(logits))}
+        return {
+            "accuracy": float(np.mean((probabilities >= 0.5) == (labels == 1))),
+            "loss": float(tf.reduce_mean(tf.keras.losses.binary_crossentropy(labels[:, None].astype(np.float32),
+                                                                             probabilities[:, None]))),
+            "astronaut_iou": box_iou(best["box"], ASTRONAUT_FACE),
+        }
+
+    def baselines(self, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
+        """HOG features + a linear SVM, trained on lfw_subset's training and validation windows."""
+        from skimage.feature import hog
+        from sklearn.svm import LinearSVC
+
+        def features(images):
+            return np.stack([hog(image[..., 0], orientations=9, pixels_per_cell=(5, 5), cells_per_block=(2, 2))
+                             for image in images])
+
+        x_train = np.concatenate([data.splits["train"][0], data.splits["validation"][0]])
+        y_train = np.concatenate([data.splits["train"][1], data.splits["validation"][1]])
+        svm = LinearSVC(C=0.1).fit(features(x_train), y_train)
+        x_test, y_test = data.splits["test"]
+        return {"hog_linear_svm": {"accuracy": float(np.mean(svm.predict(features(x_test)) == y_test))}}
+
+    def figures(self, model, cfg, data: DetectionData, inputs, split="test") -> dict:
+        import matplotlib.pyplot as plt
+
+        _, astronaut = load_photo("astronaut")
+        detections = self.detect(model, cfg, astronaut)
+        figure, axes = plt.subplots(figsize=(6, 6))
+        axes.imshow(draw_boxes(astronaut, detections, ASTRONAUT_FACE))
+        best = box_iou(detections[0]["box"], ASTRONAUT_FACE) if detections else 0.0
+        axes.set_title(f"{len(detections)} boxes; best (red) IoU {best:.2f} with the marked face (green)")
+        axes.axis("off")
+        return {"astronaut_detections": figure}
+
+    def predict(self, model, cfg: FaceDetectionConfig, summary: dict, inputs: list[str]) -> list[dict]:
+        if not inputs:
+            raise UsageError("predict needs images: image files or scikit-image photo names "
+                             f"({', '.join(PHOTO_NAMES)}), e.g. dlsuite face_detection predict --run DIR astronaut")
+        photos = [load_photo(source) for source in inputs]  # every input is checked before any work
+        out_dir = cfg.predictions_dir or os.path.join(summary["run_dir"], "predictions")
+        os.makedirs(out_dir, exist_ok=True)
+        records = []
+        for source, (name, image) in zip(inputs, photos):
+            detections = self.detect(model, cfg, image)
+            path = os.path.join(out_dir, f"{name}_faces.png")
+            draw_boxes(image, detections).save(path)
+            records.append({"input": source, "faces": detections, "image": path})
+        return records
+
+    def benchmark_target(self, metrics: dict):
+        test = metrics["test"]
+        met = test["accuracy"] >= 0.9 and test["astronaut_iou"] >= 0.5
+        return ("accuracy >= 90% on held-out lfw_subset and astronaut face IoU >= 0.5", met,
+                f"accuracy {test['accuracy']:.2%}, astronaut IoU {test['astronaut_iou']:.2f}")
+
+    def search_space(self, hp, cfg: FaceDetectionConfig) -> dict:
+        from tuning.space import choice, float_range
+
+        return {
+            "width": choice(hp, "width", cfg.width, [8, 16, 32]),
+            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),
+            "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
+            "negatives": choice(hp, "negatives", cfg.negatives, [1000, 3000, 6000]),
+        }

@@ -1,0 +1,89 @@
+"""The face embedding network and its metric-learning loss: triplets with online batch-hard mining.
+
+Embeddings are L2-normalised, so the cosine similarity of two faces is the dot product of their
+embeddings, and the Euclidean distance the loss works with is sqrt(2 - 2 cos).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim: int = 64, width: int = 32,
+                            depth: int = 3, dropout: float = 0.1, augment: bool = True, seed: int = 0) -> keras.Model:
+    """A CNN that maps a face image (raw levels 0..255) to an L2-normalised embedding.
+
+    Args:
+        input_shape: (height, width, channels) of the face crops.
+        embedding_dim: length of the embedding.
+        width: filters of the first block; each further block doubles them.
+        depth: convolution blocks, each two 3x3 convolutions with batch norm and a 2x2 max-pool.
+        dropout: dropout rate before the embedding layer.
+        augment: random flips, small shifts and contrast changes in training.
+        seed: seed of the augmentation layers.
+
+    Example:
+        >>> model = build_embedding_network((64, 64, 3), embedding_dim=32, width=8)
+        >>> model.output_shape
+        (None, 32)
+    """
+    if input_shape[0] // 2**depth < 1 or input_shape[1] // 2**depth < 1:
+        raise ValueError(f"depth={depth} pools {input_shape[0]}x{input_shape[1]} images below one pixel")
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if augment:
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
+        x = layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 1)(x)
+        x = layers.RandomContrast(0.2, value_range=(0, 1), seed=seed + 2)(x)
+    for block in range(depth):
+        for conv in range(2):
+            x = layers.Conv2D(width * 2**block, 3, padding="same", use_bias=False,
+                              name=f"block{block + 1}_conv{conv + 1}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"block{block + 1}_bn{conv + 1}")(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Dense(embedding_dim, name="embedding")(x)
+    outputs = layers.UnitNormalization(dtype="float32", name="l2_normalise")(x)
+    return keras.Model(inputs, outputs, name="face_embedding")
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class BatchHardTripletLoss(keras.losses.Loss):
+    """Triplet loss with online batch-hard mining (Hermans, Beyer and Leibe, 2017).
+
+    For each anchor in the batch it takes the farthest image of the same person and the closest
+    image of another person, and asks the second to be at least `margin` farther away. Anchors
+    without a positive or a negative in the batch add nothing. The labels are person ids; batches
+    should hold several images of each person (`images_per_person`).
+
+    Args:
+        margin: required gap between the hardest negative and the hardest positive distance.
+
+    Example:
+        >>> loss = BatchHardTripletLoss(margin=0.2)
+        >>> loss(np.array([0, 0, 1, 1]), ops.normalize(np.random.randn(4, 8), axis=-1))
+    """
+
+    def __init__(self, margin: float = 0.2, name: str = "batch_hard_triplet", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.margin = margin
+
+    def call(self, y_true, y_pred):
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        embeddings = ops.cast(y_pred, "float32")
+        cosine = ops.matmul(embeddings, ops.transpose(embeddings))
+        distance = ops.sqrt(ops.maximum(2.0 - 2.0 * cosine, 1e-12))
+        same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
+        positive = ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(labels)[0], dtype="bool")))
+        hardest_positive = ops.max(ops.where(positive, distance, 0.0), axis=1)
+        hardest_negative = ops.min(ops.where(same, 4.0, distance), axis=1)  # 4 > any distance of unit vectors
+        valid = ops.logical_and(ops.any(positive, axis=1), ops.logical_not(ops.all(same, axis=1)))
+        loss = ops.relu(hardest_positive - hardest_negative + self.margin)
+        return ops.where(valid, loss, 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
