@@ -163,8 +163,8 @@ class ImageClassification(Task):
             return []
         cnn, vit = runs["cnn"], runs["vit"]
         detail = "; ".join(
-            f"{name.upper()} {m['test']['accuracy']:.2%}, {m['parameters']:,} parameters, {m['train_seconds']:.0f} s"
-            for name, m in (("cnn", cnn), ("vit", vit)))
+            f"{name} {m['test']['accuracy']:.2%}, {m['parameters']:,} parameters, {m['train_seconds']:.0f} s"
+            for name, m in (("CNN", cnn), ("ViT", vit)))
         return [("ViT vs CNN on mnist5k (comparison, no target)", None, detail)]
 
     def search_space(self, hp, cfg: ImageClassificationConfig) -> dict:
