@@ -21,7 +21,8 @@ WINDOW = 25  # side of the lfw_subset images and of the detector's window
 CLASS_NAMES = ["non_face", "face"]
 # scikit-image photos without a human face: windows cut from them are extra negatives.
 FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass",
-                    "gravel", "coins", "moon", "page", "text", "clock", "horse")
+                    "gravel", "coins", "moon", "page", "text", "clock", "horse", "cell", "colorwheel", "retina",
+                    "checkerboard", "shepp_logan_phantom")
 
 
 class LfwSubset(tfds.core.GeneratorBasedBuilder):

@@ -20,7 +20,9 @@ class FaceDetectionConfig(TrainConfig):
     dropout: float = option(0.3, "Dropout rate before the output layer.", min=0.0)
     flip: bool = option(True, "Augmentation: random horizontal flips.")
     translation: float = option(0.06, "Augmentation: maximum shift as a fraction of the window.", min=0.0)
-    zoom: float = option(0.08, "Augmentation: maximum zoom in or out as a fraction.", min=0.0)
+    zoom: float = option(0.15, "Augmentation: maximum zoom in or out as a fraction.", min=0.0)
+    rotation: float = option(0.03, "Augmentation: maximum rotation as a fraction of a full turn (0.03 = 11 degrees).",
+                             min=0.0)
     negatives: int = option(3000, "Extra training negatives: random windows of face-free scikit-image photos "
                                   "(coffee, rocket, textures, ...); the held-out splits stay lfw_subset only.", min=0)
     hard_negative_rounds: int = option(3, "Bootstrapping rounds: each mines the windows of the face-free photos that "

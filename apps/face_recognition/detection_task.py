@@ -177,7 +177,8 @@ class FaceDetection(Task):
 
     def build_model(self, cfg: FaceDetectionConfig, data: DetectionData):
         return build_face_classifier(width=cfg.width, dropout=cfg.dropout, flip=cfg.flip,
-                                     translation=cfg.translation, zoom=cfg.zoom, seed=cfg.seed)
+                                     translation=cfg.translation, zoom=cfg.zoom, rotation=cfg.rotation,
+                                     seed=cfg.seed)
 
     def phases(self, cfg: FaceDetectionConfig) -> list[Phase]:
         """Random negatives first, then `hard_negative_rounds` phases of `hard_negative_epochs` epochs, each with

@@ -42,10 +42,10 @@ class WindowStandardization(layers.Layer):
 
 
 def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool = True, translation: float = 0.06,
-                          zoom: float = 0.08, seed: int = 0) -> keras.Model:
+                          zoom: float = 0.08, rotation: float = 0.0, seed: int = 0) -> keras.Model:
     """A CNN that gives the face probability of a 25x25 grey window (raw levels 0..255).
 
-    Augmentation (flips, shifts, zoom) runs in training only; brightness and contrast need none,
+    Augmentation (flips, shifts, zoom, rotation) runs in training only; brightness and contrast need none,
     since every window is standardised.
 
     Args:
@@ -54,6 +54,7 @@ def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool =
         flip: random horizontal flips (faces are nearly symmetric).
         translation: maximum random shift, as a fraction of the window.
         zoom: maximum random zoom in or out, as a fraction.
+        rotation: maximum random rotation, as a fraction of a full turn (0.03 is about 11 degrees).
         seed: seed of the augmentation layers.
 
     Example:
@@ -69,6 +70,8 @@ def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool =
         x = layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 1)(x)
     if zoom:
         x = layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2)(x)
+    if rotation:
+        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 3)(x)
     x = WindowStandardization(name="standardise")(x)
     # 25 -> 23 -> 21 -> 10 -> 8 -> 6 -> 3 -> 1 ("valid" convolutions)
     for block, filters in enumerate((width, 2 * width)):
