@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from common.layers import transformer_encoder
+
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class ClassTokenAndPositionEmbedding(keras.layers.Layer):
@@ -107,22 +109,7 @@ def build_vit(
     x = ClassTokenAndPositionEmbedding(num_patches, class_token=pooling == "cls", name="position_embedding")(x)
     if dropout:
         x = layers.Dropout(dropout, name="embedding_dropout")(x)
-    for block in range(depth):
-        prefix = f"block{block + 1}"
-        # Pre-norm residual blocks (normalise the branch input, not the sum) train stably without warm-up.
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_attention_norm")(x)
-        y = layers.MultiHeadAttention(heads, max(1, dim // heads), name=f"{prefix}_attention")(y, y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_attention_residual")([x, y])
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
-        y = layers.Dense(mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        y = layers.Dense(dim, name=f"{prefix}_mlp_output")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_mlp_residual")([x, y])
+    x = transformer_encoder(x, depth=depth, dim=dim, heads=heads, mlp_dim=mlp_dim, dropout=dropout, name="block")
     x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     x = x[:, 0] if pooling == "cls" else layers.GlobalAveragePooling1D(name="token_mean")(x)
     x = layers.Dense(num_classes, name="logits")(x)

@@ -1,0 +1,130 @@
+"""Layers and blocks that more than one application builds on."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+def transformer_encoder(x, *, depth: int, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0,
+                        name: str = "block"):
+    """`depth` pre-norm transformer encoder blocks (Xiong et al., 2020) on a `(batch, tokens, dim)` tensor.
+
+    Each block is x + MHA(LN(x)), then x + MLP(LN(x)) with a GELU MLP of `mlp_dim` units, built from
+    `keras.layers.MultiHeadAttention`. A Keras mask on `x` (e.g. from `Embedding(mask_zero=True)`)
+    flows into the attention, so padding tokens are never attended to. Pre-norm blocks train stably
+    without learning-rate warm-up.
+
+    Args:
+        x: the token tensor (functional API).
+        depth: number of blocks.
+        dim: token width (the attention's output width).
+        heads: attention heads; each attends over `dim // heads` features.
+        mlp_dim: hidden units of each block's MLP.
+        dropout: rate after the attention output and each MLP layer.
+        name: layer-name prefix: `{name}1_attention`, `{name}1_mlp_hidden`, ...
+
+    Example:
+        >>> tokens = keras.Input((49, 64))
+        >>> transformer_encoder(tokens, depth=2, dim=64, heads=4, mlp_dim=128).shape
+        (None, 49, 64)
+    """
+    for block in range(depth):
+        prefix = f"{name}{block + 1}"
+        # Pre-norm residual blocks (normalise the branch input, not the sum).
+        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_attention_norm")(x)
+        y = layers.MultiHeadAttention(heads, max(1, dim // heads), name=f"{prefix}_attention")(y, y)
+        if dropout:
+            y = layers.Dropout(dropout)(y)
+        x = layers.Add(name=f"{prefix}_attention_residual")([x, y])
+        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
+        y = layers.Dense(mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
+        if dropout:
+            y = layers.Dropout(dropout)(y)
+        y = layers.Dense(dim, name=f"{prefix}_mlp_output")(y)
+        if dropout:
+            y = layers.Dropout(dropout)(y)
+        x = layers.Add(name=f"{prefix}_mlp_residual")([x, y])
+    return x
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Token embedding plus learned position embedding, for integer token ids padded with 0.
+
+    The output carries a Keras mask (`ids != 0`, and always the first position), so attention,
+    pooling and recurrent layers downstream skip the padding.
+
+    Args:
+        vocabulary_size: number of token ids (0 is padding).
+        sequence_length: longest sequence (positions learned).
+        dim: embedding width.
+
+    Example:
+        >>> layer = TokenAndPositionEmbedding(1000, 32, 16)
+        >>> layer(keras.ops.ones((2, 32), "int32")).shape
+        (2, 32, 16)
+    """
+
+    def __init__(self, vocabulary_size: int, sequence_length: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.sequence_length = sequence_length
+        self.dim = dim
+        self.tokens = layers.Embedding(vocabulary_size, dim, name="token_embedding")
+        self.positions = layers.Embedding(sequence_length, dim, name="position_embedding")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.tokens.build(input_shape)
+        self.positions.build((self.sequence_length,))
+
+    def call(self, ids):
+        length = ops.shape(ids)[-1]
+        return self.tokens(ids) + self.positions(ops.arange(length))[None]
+
+    def compute_mask(self, ids, mask=None):
+        # The first position always counts, so an empty text (all padding) still has one token to
+        # attend to and average, instead of a 0/0 = NaN.
+        first = ops.expand_dims(ops.equal(ops.arange(ops.shape(ids)[-1]), 0), 0)
+        return ops.logical_or(ops.not_equal(ids, 0), first)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class TokenDropout(keras.layers.Layer):
+    """In training, replaces each non-padding token id by the out-of-vocabulary id with probability `rate`.
+
+    Word-level dropout (Iyyer et al., 2015; Dai and Le, 2015): the classifier cannot lean on any one
+    word, which helps on small text sets. Padding (id 0) is left alone; inference is unchanged.
+
+    Args:
+        rate: probability of replacing a token.
+        oov_id: the id that replaces it (1 for `TextVectorization`'s '[UNK]').
+        seed: seed of the draws.
+    """
+
+    def __init__(self, rate: float, oov_id: int = 1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.oov_id = oov_id
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, ids, training=None):
+        if not training or not self.rate:
+            return ids
+        drop = keras.random.uniform(ops.shape(ids), seed=self.seed_generator) < self.rate
+        return ops.where(ops.logical_and(drop, ops.not_equal(ids, 0)), ops.cast(self.oov_id, ids.dtype), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "oov_id": self.oov_id, "seed": self.seed}
