@@ -119,7 +119,8 @@ def _print_list() -> None:
 
 def _print_metrics(metrics: dict) -> None:
     def fmt(values: dict) -> str:
-        return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+                         if not isinstance(v, (dict, list)))
 
     print(f"\n{metrics['app']} on {metrics['dataset']}")
     print(f"  model      {fmt(metrics['test'])}")

@@ -43,6 +43,16 @@ def log_images(log_dir: str, images: dict[str, bytes], step: int) -> None:
     writer.close()
 
 
+def log_texts(log_dir: str, texts: dict[str, str], step: int) -> None:
+    """Writes markdown texts (example outputs) to TensorBoard's Text tab under `log_dir/text`."""
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, "text"))
+    with writer.as_default():
+        for name, text in texts.items():
+            tf.summary.text(name, text, step=step)
+    writer.flush()
+    writer.close()
+
+
 def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str = "Confusion matrix"):
     size = max(4.0, 0.45 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -62,24 +72,31 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
 
 
 class FigureSummary(keras.callbacks.Callback):
-    """Every `every` epochs, renders `make_figures(model)` into TensorBoard images (step = 0-based epoch).
+    """Every `every` epochs, renders `make_figures(model)` into TensorBoard images and `make_texts(model)`
+    into TensorBoard text (step = 0-based epoch).
 
     Args:
         make_figures: `model -> {name: matplotlib Figure}`.
         log_dir: the run's TensorBoard directory.
         every: epoch interval (>= 1).
+        make_texts: `model -> {name: markdown}` (example outputs), or None.
     """
 
-    def __init__(self, make_figures: Callable, log_dir: str, every: int = 5):
+    def __init__(self, make_figures: Callable, log_dir: str, every: int = 5, make_texts: Callable | None = None):
         super().__init__()
         self.make_figures = make_figures
+        self.make_texts = make_texts
         self.log_dir = log_dir
         self.every = every
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every and (epoch + 1) % self.every == 0:
             figures = self.make_figures(self.model)
-            log_images(self.log_dir, {name: figure_to_png(fig) for name, fig in figures.items()}, step=epoch)
+            if figures:
+                log_images(self.log_dir, {name: figure_to_png(fig) for name, fig in figures.items()}, step=epoch)
+            texts = self.make_texts(self.model) if self.make_texts else {}
+            if texts:
+                log_texts(self.log_dir, texts, step=epoch)
 
 
 class Throughput(keras.callbacks.Callback):

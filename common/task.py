@@ -123,6 +123,12 @@ class Task:
         """{name: matplotlib Figure} for `plots/` and TensorBoard."""
         return {}
 
+    def text_examples(self, model: keras.Model, cfg: TrainConfig, data: Any, split: str = "test") -> dict[str, str]:
+        """{name: markdown} example outputs (inputs with the model's answers), for TensorBoard's Text tab
+        (every `image_summary_every` epochs on validation data, at the end on test data) and
+        `DIR/examples/NAME.md`."""
+        return {}
+
     # --- serving ----------------------------------------------------------------------------
     def predict(self, model: keras.Model, cfg: TrainConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Predictions for the user's inputs (file paths or values), as printable records."""

@@ -23,7 +23,7 @@ import tensorflow as tf
 from common import distribute
 from common.config import TrainConfig, save_config
 from common.errors import TrainingDiverged
-from common.export import atomic_write_json, save_model
+from common.export import atomic_write_json, atomic_write_text, save_model
 from common.monitoring import (
     AtomicModelCheckpoint,
     FigureSummary,
@@ -31,6 +31,7 @@ from common.monitoring import (
     Throughput,
     figure_to_png,
     log_images,
+    log_texts,
     write_png,
 )
 from common.runs import RunDir
@@ -159,7 +160,8 @@ def train(
         ]
         if cfg.image_summary_every:
             callbacks.append(
-                FigureSummary(lambda m: task.figures(m, cfg, data, inputs, "validation"), own.logs, cfg.image_summary_every)
+                FigureSummary(lambda m: task.figures(m, cfg, data, inputs, "validation"), own.logs, cfg.image_summary_every,
+                              make_texts=lambda m: task.text_examples(m, cfg, data, "validation"))
             )
         if cfg.early_stopping_patience:
             callbacks.append(
@@ -225,6 +227,11 @@ def train(
             write_png(os.path.join(own.plots, f"{name}.png"), png)
         if pngs:
             log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
+        texts = task.text_examples(model, cfg, data, "test")
+        for name, text in texts.items():
+            atomic_write_text(os.path.join(own.root, "examples", f"{name}.md"), text + "\n")
+        if texts:
+            log_texts(own.logs, texts, step=epochs_done - 1)
         baselines = task.baselines(cfg, data) if own is run else {}
         save_model(model, own.model)
 
