@@ -1,0 +1,166 @@
+"""Sentiment analysis: a transformer encoder or bidirectional RNN on raw sentences, against TF-IDF +
+logistic regression on the same split."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+from apps.sentiment.config import SentimentConfig
+from apps.sentiment.model import build_text_classifier, learn_bag_of_ngrams, learn_vocabulary
+from common.datasets.text import TextData, load_texts
+from common.errors import UsageError
+from common.monitoring import confusion_matrix_figure
+from common.pipeline import make_pipeline
+from common.task import Task
+
+
+def as_strings(texts: list[str]) -> tf.Tensor:
+    """A `(n, 1)` string tensor, the models' input."""
+    return tf.constant([[text] for text in texts], tf.string, shape=(len(texts), 1))
+
+
+class Sentiment(Task):
+    name = "sentiment"
+    description = ("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU, "
+                   "vs TF-IDF + logistic regression")
+    config_class = SentimentConfig
+    models = ("transformer", "bilstm", "bigru")
+    monitor = "val_accuracy"  # val_loss bottoms out epochs before accuracy peaks on small text sets
+    benchmark_rows = (("sentiment-vader_movies-bilstm", {"model": "bilstm"}),)
+
+    def load_data(self, cfg: SentimentConfig) -> TextData:
+        data = load_texts(cfg.dataset, data_dir=cfg.data_dir, text_column=cfg.text_column,
+                          label_column=cfg.label_column, seed=cfg.seed)
+        train = data.texts["train"][: cfg.max_train_samples or None]
+        # Learned here, outside the strategy scope that `build_model` runs in, from training texts only.
+        data.vocabulary = learn_vocabulary(train, max_tokens=cfg.max_tokens, ngrams=cfg.ngrams)
+        data.wide = learn_bag_of_ngrams(train, max_tokens=cfg.max_tokens) if cfg.wide else None
+        return data
+
+    def num_train_examples(self, cfg, data: TextData) -> int:
+        n = len(data.texts["train"])
+        return min(n, cfg.max_train_samples) if cfg.max_train_samples else n
+
+    def _dataset(self, data: TextData, split: str) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((as_strings(data.texts[split]), data.labels[split]))
+
+    def build_inputs(self, cfg, data: TextData) -> dict:
+        n_train = self.num_train_examples(cfg, data)
+        return {
+            "train": make_pipeline(self._dataset(data, "train"), cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                   max_examples=cfg.max_train_samples, shuffle_buffer=max(n_train, 1)),
+            "validation": make_pipeline(self._dataset(data, "validation"), cfg.batch_size),
+            "test": make_pipeline(self._dataset(data, "test"), cfg.batch_size),
+        }
+
+    def data_summary(self, data: TextData) -> dict:
+        return {"class_names": data.class_names, "sizes": data.sizes, "vocabulary_size": len(data.vocabulary)}
+
+    def build_model(self, cfg: SentimentConfig, data: TextData):
+        try:
+            return build_text_classifier(
+                data.vocabulary, len(data.class_names), model=cfg.model, sequence_length=cfg.sequence_length,
+                ngrams=cfg.ngrams, embed_dim=cfg.embed_dim, depth=cfg.depth, heads=cfg.heads, mlp_dim=cfg.mlp_dim,
+                rnn_units=cfg.rnn_units, dropout=cfg.dropout, token_dropout=cfg.token_dropout,
+                wide=data.wide, seed=cfg.seed)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def build_losses(self, cfg):
+        return "sparse_categorical_crossentropy"
+
+    def build_metrics(self, cfg):
+        return ["accuracy"]
+
+    def _check_model(self, model, data: TextData) -> None:
+        if model.output_shape[-1] != len(data.class_names):
+            raise UsageError(f"{data.name} has {len(data.class_names)} classes; the model predicts "
+                             f"{model.output_shape[-1]}")
+
+    def _probabilities(self, model, data: TextData, split: str) -> np.ndarray:
+        return model.predict(as_strings(data.texts[split]), batch_size=256, verbose=0)
+
+    def evaluate(self, model, cfg, data: TextData, inputs) -> dict:
+        self._check_model(model, data)
+        labels = data.labels["test"]
+        probabilities = self._probabilities(model, data, "test")
+        predicted = probabilities.argmax(axis=1)
+        return {
+            "accuracy": float(accuracy_score(labels, predicted)),
+            "macro_f1": float(f1_score(labels, predicted, average="macro")),
+            "loss": float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))),
+            "report": classification_report(labels, predicted, labels=range(len(data.class_names)),
+                                            target_names=data.class_names, output_dict=True, zero_division=0),
+        }
+
+    def baselines(self, cfg: SentimentConfig, data: TextData) -> dict:
+        """TF-IDF of words and word pairs + logistic regression, its C chosen on the validation split."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        train = data.texts["train"][: cfg.max_train_samples or None]
+        y_train = data.labels["train"][: len(train)]
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        x_train = vectorizer.fit_transform(train)
+        x_val = vectorizer.transform(data.texts["validation"])
+        fits = [LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train) for c in (0.3, 1.0, 3.0, 10.0)]
+        best = max(fits, key=lambda m: m.score(x_val, data.labels["validation"]))
+        predicted = best.predict(vectorizer.transform(data.texts["test"]))
+        labels = data.labels["test"]
+        return {"tfidf_logreg": {"accuracy": float(accuracy_score(labels, predicted)),
+                                 "macro_f1": float(f1_score(labels, predicted, average="macro")),
+                                 "C": float(best.C)}}
+
+    def figures(self, model, cfg, data: TextData, inputs, split="test") -> dict:
+        predicted = self._probabilities(model, data, split).argmax(axis=1)
+        matrix = confusion_matrix(data.labels[split], predicted, labels=range(len(data.class_names)))
+        title = f"{data.name} {split}: accuracy {np.trace(matrix) / max(1, matrix.sum()):.4f}"
+        return {"confusion_matrix": confusion_matrix_figure(matrix, data.class_names, title)}
+
+    def text_examples(self, model, cfg: SentimentConfig, data: TextData, split="test") -> dict:
+        """The first `examples` sentences of the split with their true and predicted labels."""
+        if not cfg.examples:
+            return {}
+        texts = data.texts[split][: cfg.examples]
+        probabilities = model.predict(as_strings(texts), verbose=0)
+        rows = ["| text | true | predicted | probability |", "|---|---|---|---|"]
+        for text, label, p in zip(texts, data.labels[split], probabilities):
+            cell = text.replace("|", "\\|").replace("\n", " ")
+            rows.append(f"| {cell} | {data.class_names[label]} | {data.class_names[int(p.argmax())]} | {p.max():.3f} |")
+        return {"predictions": "\n".join(rows)}
+
+    def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
+        """Label and probability of each sentence given (`-` reads one sentence per line from stdin)."""
+        if inputs == ["-"]:
+            inputs = [line.strip() for line in sys.stdin if line.strip()]
+        if not inputs:
+            raise UsageError('predict needs sentences: dlsuite sentiment predict --run DIR "a fine film" "a dull one" '
+                             "(or - to read lines from stdin)")
+        if any(not text.strip() for text in inputs):
+            raise UsageError("predict got an empty sentence")
+        class_names = summary.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+        probabilities = model.predict(as_strings(inputs), verbose=0)
+        return [{"text": text, "label": class_names[int(p.argmax())], "probability": round(float(p.max()), 4)}
+                for text, p in zip(inputs, probabilities)]
+
+    def benchmark_target(self, metrics: dict):
+        if metrics["dataset"] != "vader_movies" or metrics["config"]["model"] != "transformer":
+            return None
+        model, baseline = metrics["test"]["accuracy"], metrics["baselines"]["tfidf_logreg"]["accuracy"]
+        return ("transformer test accuracy above TF-IDF + logistic regression", model > baseline,
+                f"accuracy {model:.2%} vs {baseline:.2%}")
+
+    def search_space(self, hp, cfg: SentimentConfig) -> dict:
+        from tuning.space import choice, float_range, int_range
+
+        return {
+            "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, [32, 64, 128]),
+            "depth": int_range(hp, "depth", cfg.depth, 1, 3),
+            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),
+            "sequence_length": choice(hp, "sequence_length", cfg.sequence_length, [32, 64, 128]),
+            "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 3e-3, log=True),
+        }

@@ -1,0 +1,221 @@
+"""Sentiment analysis tests: data loading and its errors, the two model families, round trips that keep
+the text vectorization, training lowering the loss, the CLI end to end, and the offline default's builder."""
+
+import csv
+import io
+import os
+import tarfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from apps.sentiment.model import build_text_classifier, learn_vocabulary
+from apps.sentiment.task import as_strings
+from common.datasets.text import load_texts
+from common.errors import UsageError
+from conftest import read_json
+
+TINY_TEXT = ["--set", "embed_dim=8", "--set", "heads=2", "--set", "mlp_dim=16", "--set", "depth=1",
+             "--set", "sequence_length=12", "--set", "rnn_units=8", "--batch-size", "16"]
+GOOD = ["good", "great", "wonderful", "moving", "funny", "brilliant"]
+BAD = ["bad", "awful", "boring", "dull", "tedious", "clumsy"]
+
+
+def review_rows(n: int = 120, seed: int = 0) -> list[tuple[str, str]]:
+    """Short reviews whose label follows their adjectives (a learnable toy, for mechanics only)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        positive = i % 2 == 0
+        words = rng.choice(GOOD if positive else BAD, 2)
+        rows.append((f"the film was {words[0]} and the cast {words[1]}", "pos" if positive else "neg"))
+    return rows
+
+
+def write_csv(path, rows, header=("text", "label")) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture
+def reviews_csv(tmp_path):
+    return write_csv(tmp_path / "reviews.csv", review_rows())
+
+
+def test_csv_split_and_classes(reviews_csv):
+    data = load_texts(reviews_csv)
+    assert data.class_names == ["neg", "pos"] and sum(data.sizes.values()) == 120
+    assert data.sizes == {"train": 84, "validation": 12, "test": 24}
+    assert set(data.labels["test"]) == {0, 1}
+
+
+def test_bad_text_data(tmp_path):
+    with pytest.raises(UsageError, match="no column 'label'"):
+        load_texts(write_csv(tmp_path / "a.csv", [("nice", "x")], header=("text", "stars")))
+    with pytest.raises(UsageError, match="single class"):
+        load_texts(write_csv(tmp_path / "b.csv", [(f"text {i}", "pos") for i in range(20)]))
+    with pytest.raises(UsageError, match="line 3: empty 'text'"):
+        load_texts(write_csv(tmp_path / "c.csv", [("fine", "pos"), ("  ", "neg")]))
+    latin = tmp_path / "d.csv"
+    latin.write_bytes("text,label\ncaf\xe9 cr\xe8me,pos\n".encode("latin-1"))
+    with pytest.raises(UsageError, match="not UTF-8"):
+        load_texts(str(latin))
+    empty = tmp_path / "e.csv"
+    empty.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="no rows"):
+        load_texts(str(empty))
+    with pytest.raises(UsageError, match="not found"):
+        load_texts(str(tmp_path / "missing.csv"))
+    with pytest.raises(UsageError, match="is a image dataset"):
+        load_texts("digits")
+
+
+def test_folder_of_text_files(tmp_path):
+    for i, (text, label) in enumerate(review_rows(40)):
+        os.makedirs(tmp_path / "reviews" / label, exist_ok=True)
+        (tmp_path / "reviews" / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    data = load_texts(str(tmp_path / "reviews"))
+    assert data.class_names == ["neg", "pos"] and sum(data.sizes.values()) == 40
+    (tmp_path / "reviews" / "neg" / "bad.txt").write_bytes(b"\xff\xfe not utf-8 \xe9")
+    with pytest.raises(UsageError, match="bad.txt is not UTF-8"):
+        load_texts(str(tmp_path / "reviews"))
+
+
+@pytest.mark.parametrize("family", ["transformer", "bilstm", "bigru"])
+def test_models_round_trip_with_their_vocabulary(tmp_path, family):
+    texts = [text for text, _ in review_rows(20)]
+    vocabulary = learn_vocabulary(texts, max_tokens=50)
+    model = build_text_classifier(vocabulary, 2, model=family, sequence_length=12, embed_dim=8, heads=2, mlp_dim=16,
+                                  rnn_units=8, depth=2)
+    batch = as_strings(texts[:4] + ["words never seen before", ""])
+    probabilities = model.predict(batch, verbose=0)
+    assert probabilities.shape == (6, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "model.keras")
+    again = keras.saving.load_model(tmp_path / "model.keras")
+    assert again.get_layer("vectorize").get_vocabulary() == vocabulary
+    np.testing.assert_allclose(again.predict(batch, verbose=0), probabilities, atol=1e-6)
+
+
+def test_padding_does_not_change_the_transformer_output():
+    vocabulary = learn_vocabulary(["a good film", "a bad film"], max_tokens=20)
+    short = build_text_classifier(vocabulary, 2, sequence_length=4, embed_dim=8, heads=2, mlp_dim=16, dropout=0.0)
+    long = build_text_classifier(vocabulary, 2, sequence_length=16, embed_dim=8, heads=2, mlp_dim=16, dropout=0.0)
+    for layer in short.layers:
+        if layer.weights and layer.name != "embedding":
+            long.get_layer(layer.name).set_weights(layer.get_weights())
+    embedding = short.get_layer("embedding")
+    tokens, positions = embedding.tokens.get_weights()[0], embedding.positions.get_weights()[0]
+    long_positions = long.get_layer("embedding").positions.get_weights()[0]
+    long_positions[:4] = positions
+    long.get_layer("embedding").tokens.set_weights([tokens])
+    long.get_layer("embedding").positions.set_weights([long_positions])
+    text = as_strings(["a good film"])
+    np.testing.assert_allclose(long.predict(text, verbose=0), short.predict(text, verbose=0), atol=1e-5)
+
+
+def test_training_lowers_the_loss(reviews_csv):
+    data = load_texts(reviews_csv)
+    vocabulary = learn_vocabulary(data.texts["train"], max_tokens=100)
+    keras.utils.set_random_seed(0)
+    model = build_text_classifier(vocabulary, 2, sequence_length=12, embed_dim=16, heads=2, mlp_dim=16, depth=1,
+                                  dropout=0.0)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    history = model.fit(as_strings(data.texts["train"]), data.labels["train"], epochs=8, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, reviews_csv):
+    run = tmp_path / "run"
+    code, out, err = cli("sentiment", "train", "--dataset", reviews_csv, "--epochs", "3", "--quiet",
+                         "--output-dir", run, *TINY_TEXT, "--set", "image_summary_every=1")
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert {"accuracy", "macro_f1", "loss", "report"} <= set(metrics["test"])
+    assert set(metrics["test"]["report"]) >= {"neg", "pos", "macro avg"}
+    assert "tfidf_logreg" in metrics["baselines"] and metrics["data"]["class_names"] == ["neg", "pos"]
+    examples = (run / "examples" / "predictions.md").read_text(encoding="utf-8")
+    assert examples.count("\n") >= 9 and "the film was" in examples
+    assert os.listdir(run / "logs" / "text") and (run / "plots" / "confusion_matrix.png").exists()
+
+    code, out, err = cli("sentiment", "evaluate", "--run", run)
+    assert code == 0 and f"accuracy={metrics['test']['accuracy']:.4f}" in out, err
+    code, out, err = cli("sentiment", "predict", "--run", run, "the film was great", "dull and clumsy")
+    assert code == 0, err
+    assert '"label"' in out and '"probability"' in out and "dull and clumsy" in out
+    for args, message in (((), "predict needs sentences"), (("fine", "  "), "empty sentence")):
+        code, out, err = cli("sentiment", "predict", "--run", run, *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+    code, out, err = cli("sentiment", "export", "--run", run)
+    assert code == 0, err
+    served = tf.saved_model.load(str(run / "saved_model"))
+    batch = as_strings(["the film was great", "dull and clumsy"])
+    expected = keras.saving.load_model(run / "model.keras").predict(batch, verbose=0)
+    result = next(iter(served.signatures["serving_default"](batch).values())).numpy()
+    np.testing.assert_allclose(result, expected, atol=1e-5)
+
+    single = write_csv(tmp_path / "single.csv", [(f"text {i}", "pos") for i in range(20)])
+    code, out, err = cli("sentiment", "train", "--dataset", single, "--quiet", "--output-dir", tmp_path / "single")
+    assert code == 2 and "single class" in err and not (tmp_path / "single").exists()
+
+
+def test_bilstm_trains_from_the_cli(cli, tmp_path, reviews_csv):
+    code, out, err = cli("sentiment", "train", "--dataset", reviews_csv, "--epochs", "1", "--quiet",
+                         "--output-dir", tmp_path / "rnn", *TINY_TEXT, "--set", "model=bigru")
+    assert code == 0, err
+    assert read_json(tmp_path / "rnn" / "metrics.json")["config"]["model"] == "bigru"
+
+
+def fake_vader_sdist(path, rows) -> str:
+    """A stand-in for the vaderSentiment sdist: the nested tarball with a movie GroundTruth file."""
+    truth = "".join(f"{i + 1}\t{rating}\t{text}\r\n" for i, (rating, text) in enumerate(rows)).encode("utf-8")
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        info = tarfile.TarInfo("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
+        info.size = len(truth)
+        tar.addfile(info, io.BytesIO(truth))
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+        info.size = len(inner.getvalue())
+        tar.addfile(info, io.BytesIO(inner.getvalue()))
+    return str(path)
+
+
+def test_vader_movies_builder_from_a_local_sdist(tmp_path, monkeypatch):
+    rows = [(1.5, f"a fine film number {i}") for i in range(30)] + [(-2.0, f"a poor film number {i}") for i in range(30)]
+    rows += [(0.0, "a neutral sentence")]
+    monkeypatch.setenv("DLSUITE_VADER_SDIST", fake_vader_sdist(tmp_path / "vader.tar.gz", rows))
+    data = load_texts("vader_movies", data_dir=str(tmp_path / "tfds"))
+    assert data.sizes == {"train": 42, "validation": 6, "test": 12}  # the 0-rated sentence is left out
+    assert data.class_names == ["negative", "positive"]
+    for split in ("train", "test"):
+        for text, label in zip(data.texts[split], data.labels[split]):
+            assert ("fine" in text) == (label == 1)
+
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a tarball")
+    monkeypatch.setenv("DLSUITE_VADER_SDIST", str(broken))
+    with pytest.raises(UsageError, match="is not a vaderSentiment sdist"):
+        load_texts("vader_movies", data_dir=str(tmp_path / "tfds2"))
+
+
+def imdb_like(builder, split=None, **kwargs):
+    rows = review_rows(40, seed=1 if split == "test" else 0)
+    return tf.data.Dataset.from_tensor_slices({"text": [t for t, _ in rows],
+                                               "label": [int(label == "pos") for _, label in rows]})
+
+
+def test_tfds_imdb_reviews_under_mock_data(cli, tmp_path):
+    with tfds.testing.mock_data(as_dataset_fn=imdb_like):
+        data = load_texts("tfds:imdb_reviews")
+        assert data.class_names == ["neg", "pos"] and data.sizes == {"train": 36, "validation": 4, "test": 40}
+        code, out, err = cli("sentiment", "train", "--dataset", "tfds:imdb_reviews", "--epochs", "1", "--quiet",
+                             "--output-dir", tmp_path / "imdb", *TINY_TEXT)
+    assert code == 0, err
