@@ -382,7 +382,46 @@ def render_markdown(report: dict) -> str:
         f"- {mi['platform']}",
         f"- date: {mi['date']}; total wall time {report['wall_seconds'] / 60:.1f} min",
     ]
+    if report.get("parts"):
+        lines += ["", f"Merged from {len(report['parts'])} runs (`--merge`), each on the machine above:"]
+        for part in report["parts"]:
+            load = ", ".join(map(str, part["machine"]["load_average_at_start"] or [])) or "unknown"
+            rows = ", ".join(part["rows"]) + (f"{', ' if part['rows'] else ''}overhead" if part["overhead"] else "")
+            lines.append(f"- {part['machine']['date']}, load {load} at start, {part['wall_seconds'] / 60:.1f} min: {rows}")
     return "\n".join(lines) + "\n"
+
+
+def merge_reports(paths: list[str], output_dir: str) -> int:
+    """Merges benchmark.json files of separate runs (e.g. rows rerun on a quieter machine) into one report."""
+    reports = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                reports.append(json.load(fh))
+        except (OSError, ValueError) as exc:
+            print(f"benchmark.py: error: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
+    rows: dict[str, dict] = {}
+    for report in reports:
+        for row in report["rows"]:
+            rows[row["name"]] = row
+    overhead = next((r["overhead"] for r in reversed(reports) if r.get("overhead")), None)
+    merged = {"quick": any(r["quick"] for r in reports), "output_dir": output_dir, "machine": reports[0]["machine"],
+              "rows": list(rows.values()), "overhead": overhead,
+              "wall_seconds": sum(r["wall_seconds"] for r in reports),
+              "parts": [{"file": path, "machine": r["machine"], "rows": [row["name"] for row in r["rows"]],
+                         "overhead": bool(r.get("overhead")), "wall_seconds": r["wall_seconds"]}
+                        for path, r in zip(paths, reports)]}
+    merged["summaries"] = app_summaries(merged["rows"])
+    os.makedirs(output_dir, exist_ok=True)
+    markdown = render_markdown(merged)
+    with open(os.path.join(output_dir, "benchmark.json"), "w", encoding="utf-8") as fh:
+        json.dump(merged, fh, indent=2, default=str)
+        fh.write("\n")
+    with open(os.path.join(output_dir, "benchmark.md"), "w", encoding="utf-8") as fh:
+        fh.write(markdown)
+    print(markdown, end="")
+    return 0
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -411,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: %(default)s)")
     parser.add_argument("--data-dir", default=None, help="TFDS data directory (default: $DLSUITE_DATA_DIR or ~/.cache/dlsuite/tfds)")
     parser.add_argument("--list", action="store_true", help="print the row names and exit")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                        help="train nothing: merge the rows of these benchmark.json files (a later file's row "
+                             "replaces an earlier one of the same name; the overhead comes from the last file "
+                             "that has one) into OUTPUT_DIR/benchmark.md and .json")
     parser.add_argument("-v", "--verbose", action="store_true", help="one Keras log line per epoch")
     return parser
 
@@ -424,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmark.py: error: --overhead-repeats must be >= 1", file=sys.stderr)
         return 2
 
+    if args.merge:
+        return merge_reports(args.merge, args.output_dir)
     rows = all_rows()
     names = [r["name"] for r in rows] + [OVERHEAD_NAME]
     if args.list:

@@ -1,0 +1,47 @@
+"""The benchmark script: a quick row end to end, its report, merging reports, and bad arguments."""
+
+import importlib.util
+import json
+import os
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "scripts", "benchmark.py")
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_row_report_and_merge(tmp_path, capsys):
+    benchmark = load_benchmark()
+    first = tmp_path / "first"
+    assert benchmark.main(["--quick", "--only", "image_classification-digits", "--output-dir", str(first)]) == 0
+    report = json.loads((first / "benchmark.json").read_text(encoding="utf-8"))
+    row = report["rows"][0]
+    assert row["name"] == "image_classification-digits" and row["metrics"]["epochs"] == 2
+    assert row["target"]["text"] == ">= 99.0% test accuracy"
+    markdown = (first / "benchmark.md").read_text(encoding="utf-8")
+    assert "QUICK RUN" in markdown and "| image_classification-digits (quick) |" in markdown
+
+    # A second "run" of the same row with another result: the later file's row wins.
+    row["metrics"]["test"]["accuracy"] = 0.5
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps({**report, "rows": [row]}), encoding="utf-8")
+    merged_dir = tmp_path / "merged"
+    assert benchmark.main(["--merge", str(first / "benchmark.json"), str(second), "--output-dir", str(merged_dir)]) == 0
+    merged = json.loads((merged_dir / "benchmark.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in merged["rows"]] == ["image_classification-digits"]
+    assert merged["rows"][0]["metrics"]["test"]["accuracy"] == 0.5
+    assert "Merged from 2 runs" in (merged_dir / "benchmark.md").read_text(encoding="utf-8")
+
+
+def test_bad_arguments(tmp_path, capsys):
+    benchmark = load_benchmark()
+    assert benchmark.main(["--only", "no_such_row", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown row" in capsys.readouterr().err
+    assert benchmark.main(["--merge", str(tmp_path / "missing.json"), "--output-dir", str(tmp_path)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert benchmark.main(["--list"]) == 0
+    assert "sentiment-vader_movies" in capsys.readouterr().out
