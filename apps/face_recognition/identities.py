@@ -175,22 +175,15 @@ def _read_folder(path: str, image_size: int, channels: int, crop: float) -> tupl
 def _read_tfds(name: str, data_dir: str, image_size: int, channels: int, crop: float) -> tuple[np.ndarray, list[str]]:
     import tensorflow_datasets as tfds
 
-    from common.datasets import _check_can_download, default_data_dir
+    from common.datasets import prepare_tfds, tfds_builder
 
+    builder, keys = tfds_builder(name, data_dir, image=tfds.features.Image,
+                                 person=(tfds.features.Text, tfds.features.ClassLabel))
+    image_key, name_key = keys["image"], keys["person"]
     try:
-        builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
-    except Exception as exc:  # DatasetNotFoundError and config errors
-        raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
-    features = builder.info.features
-    image_key = next((k for k, v in features.items() if isinstance(v, tfds.features.Image)), None)
-    name_key = next((k for k, v in features.items() if isinstance(v, (tfds.features.Text, tfds.features.ClassLabel))), None)
-    if image_key is None or name_key is None:
-        raise UsageError(f"TFDS dataset {name!r} has no image and person features (it has: {', '.join(features)})")
-    try:
-        _check_can_download(builder, name)
+        prepare_tfds(builder, name)
     except UsageError as exc:
         raise UsageError(f"{exc}; or pass a folder of person_name/*.jpg images with --dataset DIR") from None
-    builder.download_and_prepare()
     split = "+".join(builder.info.splits) if builder.info.splits else "train"
 
     def prepare(example):

@@ -11,6 +11,7 @@ from apps.image_classification.model import build_augmentation, build_cnn
 from apps.image_classification.vit import build_vit
 from common.datasets import ImageData, load_images
 from common.errors import UsageError
+from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
 from common.task import Task
@@ -95,14 +96,7 @@ class ImageClassification(Task):
         if tuple(model.input_shape[1:]) != tuple(data.image_shape) or model.output_shape[-1] != data.num_classes:
             raise UsageError(f"{data.name} has {data.num_classes} classes of {data.image_shape} images; the model takes "
                              f"{tuple(model.input_shape[1:])} and predicts {model.output_shape[-1]} classes")
-        labels, probabilities = self._predictions(model, inputs, "test")
-        predicted = probabilities.argmax(axis=1)
-        loss = float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
-        return {
-            "accuracy": float(accuracy_score(labels, predicted)),
-            "macro_f1": float(f1_score(labels, predicted, average="macro")),
-            "loss": loss,
-        }
+        return classification_metrics(*self._predictions(model, inputs, "test"))
 
     def figures(self, model, cfg, data: ImageData, inputs, split="test") -> dict:
         labels, probabilities = self._predictions(model, inputs, split)

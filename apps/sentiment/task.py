@@ -10,9 +10,10 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
 from apps.sentiment.config import SentimentConfig
-from apps.sentiment.model import build_text_classifier, learn_bag_of_ngrams, learn_vocabulary
+from apps.sentiment.model import build_text_classifier, learn_vocabulary
 from common.datasets.text import TextData, load_texts
 from common.errors import UsageError
+from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
 from common.task import Task
@@ -38,7 +39,6 @@ class Sentiment(Task):
         train = data.texts["train"][: cfg.max_train_samples or None]
         # Learned here, outside the strategy scope that `build_model` runs in, from training texts only.
         data.vocabulary = learn_vocabulary(train, max_tokens=cfg.max_tokens, ngrams=cfg.ngrams)
-        data.wide = learn_bag_of_ngrams(train, max_tokens=cfg.max_tokens) if cfg.wide else None
         return data
 
     def num_train_examples(self, cfg, data: TextData) -> int:
@@ -66,7 +66,7 @@ class Sentiment(Task):
                 data.vocabulary, len(data.class_names), model=cfg.model, sequence_length=cfg.sequence_length,
                 ngrams=cfg.ngrams, embed_dim=cfg.embed_dim, depth=cfg.depth, heads=cfg.heads, mlp_dim=cfg.mlp_dim,
                 rnn_units=cfg.rnn_units, dropout=cfg.dropout, token_dropout=cfg.token_dropout,
-                wide=data.wide, seed=cfg.seed)
+                seed=cfg.seed)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
@@ -88,14 +88,9 @@ class Sentiment(Task):
         self._check_model(model, data)
         labels = data.labels["test"]
         probabilities = self._probabilities(model, data, "test")
-        predicted = probabilities.argmax(axis=1)
-        return {
-            "accuracy": float(accuracy_score(labels, predicted)),
-            "macro_f1": float(f1_score(labels, predicted, average="macro")),
-            "loss": float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))),
-            "report": classification_report(labels, predicted, labels=range(len(data.class_names)),
-                                            target_names=data.class_names, output_dict=True, zero_division=0),
-        }
+        report = classification_report(labels, probabilities.argmax(axis=1), labels=range(len(data.class_names)),
+                                       target_names=data.class_names, output_dict=True, zero_division=0)
+        return {**classification_metrics(labels, probabilities), "report": report}
 
     def baselines(self, cfg: SentimentConfig, data: TextData) -> dict:
         """TF-IDF of words and word pairs + logistic regression, its C chosen on the validation split."""

@@ -158,28 +158,38 @@ def _check_can_download(builder, name: str) -> None:
         ) from None
 
 
-def _load_tfds_images(name: str, data_dir: str):
+def tfds_builder(name: str, data_dir: str, **roles) -> tuple[tfds.core.DatasetBuilder, dict[str, str]]:
+    """The TFDS builder of `name` and the key of the feature that plays each role.
+
+    Args:
+        name: TFDS name (with config/version if any), e.g. `imdb_reviews` or `voc/2007`.
+        data_dir: TFDS data dir ('' = default).
+        **roles: role name -> feature class (or tuple of classes), e.g. `image=tfds.features.Image`.
+
+    Raises:
+        UsageError: unknown name, or no feature of a role's class.
+
+    Example:
+        >>> builder, keys = tfds_builder("mnist", "", image=tfds.features.Image, label=tfds.features.ClassLabel)
+        >>> keys
+        {'image': 'image', 'label': 'label'}
+    """
     try:
         builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
     except Exception as exc:  # DatasetNotFoundError and config errors
         raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
     features = builder.info.features
-    image_key = next((k for k, v in features.items() if isinstance(v, tfds.features.Image)), None)
-    label_key = next((k for k, v in features.items() if isinstance(v, tfds.features.ClassLabel)), None)
-    if image_key is None or label_key is None:
-        raise UsageError(f"TFDS dataset {name!r} has no image and class-label features (it has: {', '.join(features)})")
-    available = set(builder.info.splits) if builder.info.splits else set()
-    if "validation" in available:
-        names = {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
-    else:
-        names = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+    keys = {role: next((k for k, v in features.items() if isinstance(v, kinds)), None) for role, kinds in roles.items()}
+    if None in keys.values():
+        raise UsageError(f"TFDS dataset {name!r} has no {' and '.join(roles)} features (it has: {', '.join(features)})")
+    return builder, keys
+
+
+def prepare_tfds(builder: tfds.core.DatasetBuilder, name: str) -> None:
+    """Downloads and prepares a TFDS dataset once; offline or failing, a one-line UsageError."""
     _check_can_download(builder, name)
     try:
         builder.download_and_prepare()
-        loaded = {
-            s: builder.as_dataset(split=spec).map(lambda ex: (ex[image_key], ex[label_key]))
-            for s, spec in names.items()
-        }
     except UsageError:
         raise
     except Exception as exc:
@@ -187,6 +197,19 @@ def _load_tfds_images(name: str, data_dir: str):
             f"could not prepare TFDS dataset {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
             "without internet, prepare it elsewhere and pass its folder with --data-dir"
         ) from None
+
+
+def _load_tfds_images(name: str, data_dir: str):
+    builder, keys = tfds_builder(name, data_dir, image=tfds.features.Image, label=tfds.features.ClassLabel)
+    image_key, label_key = keys["image"], keys["label"]
+    features = builder.info.features
+    available = set(builder.info.splits) if builder.info.splits else set()
+    if "validation" in available:
+        names = {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
+    else:
+        names = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+    prepare_tfds(builder, name)
+    loaded = {s: builder.as_dataset(split=spec).map(lambda ex: (ex[image_key], ex[label_key])) for s, spec in names.items()}
     sizes = {}
     for s, spec in names.items():
         try:

@@ -34,7 +34,7 @@ class TextData:
         texts: {split: list of str}.
         labels: {split: int64 array}.
         class_names: label names, indexed by label.
-        vocabulary, wide: set by applications that learn them from the training texts.
+        vocabulary: set by applications that learn one from the training texts.
     """
 
     name: str
@@ -42,7 +42,6 @@ class TextData:
     labels: dict[str, np.ndarray]
     class_names: list[str]
     vocabulary: list[str] = field(default_factory=list)
-    wide: dict | None = None
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -104,19 +103,12 @@ def _load_embedded(name: str, data_dir: str) -> TextData:
 def _load_tfds(name: str, data_dir: str) -> TextData:
     import tensorflow_datasets as tfds
 
-    from common.datasets import _check_can_download, default_data_dir
+    from common.datasets import prepare_tfds, tfds_builder
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
-    except Exception as exc:  # DatasetNotFoundError and config errors
-        raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
+    builder, keys = tfds_builder(name, data_dir, text=tfds.features.Text, label=tfds.features.ClassLabel)
+    text_key, label_key = keys["text"], keys["label"]
     features = builder.info.features
-    text_key = next((k for k, v in features.items() if isinstance(v, tfds.features.Text)), None)
-    label_key = next((k for k, v in features.items() if isinstance(v, tfds.features.ClassLabel)), None)
-    if text_key is None or label_key is None:
-        raise UsageError(f"TFDS dataset {name!r} has no text and class-label features (it has: {', '.join(features)})")
-    _check_can_download(builder, name)
-    builder.download_and_prepare()
+    prepare_tfds(builder, name)
 
     def read(split):
         rows = list(builder.as_dataset(split=split).as_numpy_iterator())
