@@ -219,3 +219,14 @@ def test_tfds_imdb_reviews_under_mock_data(cli, tmp_path):
         code, out, err = cli("sentiment", "train", "--dataset", "tfds:imdb_reviews", "--epochs", "1", "--quiet",
                              "--output-dir", tmp_path / "imdb", *TINY_TEXT)
     assert code == 0, err
+
+
+def test_token_dropout_replaces_words_only_in_training():
+    from common.layers import TokenDropout
+
+    ids = np.array([[5, 6, 7, 8, 0, 0]] * 200, np.int64)
+    layer = TokenDropout(0.25, seed=0)
+    np.testing.assert_array_equal(layer(ids, training=False), ids)
+    dropped = np.asarray(layer(ids, training=True))
+    assert set(np.unique(dropped[:, :4])) <= {1, 5, 6, 7, 8} and (dropped[:, 4:] == 0).all()
+    assert 0.15 < np.mean(dropped[:, :4] == 1) < 0.35

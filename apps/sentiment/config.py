@@ -33,7 +33,6 @@ class SentimentConfig(TrainConfig):
     rnn_units: int = option(64, "RNN: units per direction of each recurrent layer.", min=1)
     token_dropout: float = option(0.0, "In training, the share of words replaced by the out-of-vocabulary token.",
                                   min=0.0)
-    wide: bool = option(False, "Add a linear model of the bag of word n-grams (1-2) to the logits (wide and deep).")
     dropout: float = option(0.3, "Dropout after the embeddings, inside the blocks and before the classifier.", min=0.0)
     examples: int = option(8, "Test sentences shown with their predictions in TensorBoard (Text tab).", min=0)
 

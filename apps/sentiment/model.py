@@ -24,18 +24,10 @@ def learn_vocabulary(texts: list[str], *, max_tokens: int, ngrams: int = 1) -> l
     return [str(token) for token in vectorizer.get_vocabulary()]
 
 
-def learn_bag_of_ngrams(texts: list[str], *, max_tokens: int, ngrams: int = 2) -> dict:
-    """The vocabulary of the `max_tokens` most frequent word n-grams (1..`ngrams`) of `texts`, for the `wide` path."""
-    vectorizer = layers.TextVectorization(max_tokens=max_tokens, ngrams=ngrams, output_mode="multi_hot")
-    vectorizer.adapt(texts, batch_size=1024)
-    return {"vocabulary": [str(token) for token in vectorizer.get_vocabulary()], "ngrams": ngrams}
-
-
 def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str = "transformer",
                           sequence_length: int = 64, ngrams: int = 1, embed_dim: int = 64, depth: int = 2,
                           heads: int = 4, mlp_dim: int = 128, rnn_units: int = 64,
-                          dropout: float = 0.3, token_dropout: float = 0.0, wide: dict | None = None,
-                          seed: int = 0) -> keras.Model:
+                          dropout: float = 0.3, token_dropout: float = 0.0, seed: int = 0) -> keras.Model:
     """A text classifier from raw strings (shape `(batch, 1)`, dtype string) to class probabilities.
 
     Args:
@@ -52,8 +44,6 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
         rnn_units: units per direction (RNNs).
         dropout: after the embeddings, inside the blocks and before the classifier.
         token_dropout: in training, the share of words replaced by the out-of-vocabulary token.
-        wide: from `learn_bag_of_ngrams`: adds a linear model of the text's bag of n-grams (present
-            or not) to the logits ("wide and deep", Cheng et al. 2016); None for the sequence model alone.
         seed: seed of the token dropout.
 
     Example:
@@ -89,12 +79,5 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
     if dropout:
         x = layers.Dropout(dropout, name="classifier_dropout")(x)
     x = layers.Dense(num_classes, name="logits")(x)
-    if wide:
-        bag = layers.TextVectorization(vocabulary=wide["vocabulary"], ngrams=wide["ngrams"], output_mode="multi_hot",
-                                       name="bag_of_ngrams")(inputs)
-        bag = layers.Rescaling(1.0, name="bag_as_float")(bag)  # multi_hot comes out as int64; Rescaling casts
-        if dropout:
-            bag = layers.Dropout(dropout, name="bag_dropout")(bag)
-        x = layers.Add(name="wide_and_deep")([x, layers.Dense(num_classes, name="wide_logits")(bag)])
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=f"sentiment_{model}")
