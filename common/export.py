@@ -67,11 +67,17 @@ def load_model(path: str) -> keras.Model:
         raise UsageError(f"cannot load model {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
-def export_saved_model(model: keras.Model, path: str) -> str:
+def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
     """Exports an inference-only SavedModel with a `serve` / `serving_default` signature.
 
     The endpoint calls the model with `training=False` explicitly: `model.export()` in Keras 3.15
     leaves random augmentation layers (RandomRotation, RandomZoom, ...) active in the served graph.
+
+    Args:
+        model: the trained model.
+        path: the SavedModel folder (replaced atomically).
+        postprocess: optional function of the model's outputs (TF ops) whose result the endpoint
+            returns instead, e.g. decoded boxes of a detector.
     """
     import tensorflow as tf
 
@@ -84,7 +90,8 @@ def export_saved_model(model: keras.Model, path: str) -> str:
         archive.track(model)
         archive.add_endpoint(
             "serve",
-            lambda *args: model(args[0] if len(args) == 1 else list(args), training=False),
+            lambda *args: (postprocess or (lambda out: out))(model(args[0] if len(args) == 1 else list(args),
+                                                                    training=False)),
             input_signature=signature,
         )
         archive.write_out(tmp, verbose=False)

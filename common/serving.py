@@ -37,6 +37,7 @@ def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, set
 
 
 def export_run(task: Task, run_dir: str, path: str = "") -> str:
+    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs."""
     run = RunDir(run_dir)
-    _, model, _ = load_run(task, run_dir)
-    return export_saved_model(model, path or run.saved_model)
+    cfg, model, _ = load_run(task, run_dir)
+    return export_saved_model(model, path or run.saved_model, postprocess=lambda out: task.serving_outputs(cfg, out))

@@ -134,6 +134,11 @@ class Task:
         """Predictions for the user's inputs (file paths or values), as printable records."""
         raise NotImplementedError
 
+    def serving_outputs(self, cfg: TrainConfig, outputs):
+        """What the exported SavedModel returns, from the model's outputs (TF ops, traced once); by
+        default the outputs themselves. A detector returns decoded boxes here, say."""
+        return outputs
+
     # --- benchmark --------------------------------------------------------------------------
     def benchmark_target(self, metrics: dict) -> tuple[str, bool, str] | None:
         """The target of one benchmark run, as (text, met, detail); None where there is none."""

@@ -175,6 +175,14 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"](tf.constant(batch))
     for key, value in expected.items():
         np.testing.assert_allclose(served[key].numpy(), value, rtol=1e-4, atol=1e-5)
+    # The exported model also decodes: the same detections as the suite's own decoding.
+    from apps.object_detection.config import ObjectDetectionConfig
+    from apps.object_detection.task import detect
+
+    cfg = ObjectDetectionConfig(**{k: v for k, v in read_json(run / "config.json").items() if k != "app"})
+    decoded = detect(keras.saving.load_model(run / "model.keras"), batch, cfg)
+    for key in ("boxes", "scores", "classes", "num_detections"):
+        np.testing.assert_allclose(served[key].numpy(), decoded[key], rtol=1e-4, atol=1e-5)
 
     colour = tmp_path / "colour.png"
     write_png(str(colour), np.zeros((96, 96, 3)))

@@ -15,8 +15,9 @@
 * Metrics (`coco.py`): COCO mAP (IoU 0.50:0.95), mAP@0.5, mAP@0.75 and per-class AP by pycocotools.
 * Baseline (`baseline.py`): connected components proposed as boxes, classified by an RBF SVC.
 
-The saved and exported models return the raw maps {"heatmap", "size", "offset"}; `boxes.decode`
-turns them into boxes.
+The saved model returns the raw maps {"heatmap", "size", "offset"} (`boxes.decode` turns them into
+boxes); the exported SavedModel (`dlsuite object_detection export`) returns the decoded detections
+too: normalised "boxes" (y0, x0, y1, x1), "scores", "classes" and "num_detections" per image.
 
 Measured (benchmark row `object_detection-digit_scenes`, default config, seed 0, 2-core Xeon shared
 with other jobs, load average 8.7 at start): test mAP@0.5 0.970, mAP 0.751, mAP@0.75 0.899 after

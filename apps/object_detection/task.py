@@ -21,10 +21,13 @@ FIGURE_SCENES = 8  # scenes drawn in the plots/ and TensorBoard figure
 
 def detect(model, images, cfg: ObjectDetectionConfig) -> dict[str, np.ndarray]:
     """Decoded detections of a batch of raw images (see `boxes.decode` for the keys)."""
-    outputs = model(images, training=False)
-    detections = decode(outputs["heatmap"], outputs["size"], outputs["offset"], max_detections=cfg.max_detections,
-                        iou_threshold=cfg.iou_threshold, score_threshold=cfg.score_threshold)
-    return {k: v.numpy() for k, v in detections.items()}
+    return {k: v.numpy() for k, v in decode_outputs(model(images, training=False), cfg).items()}
+
+
+def decode_outputs(outputs: dict, cfg: ObjectDetectionConfig) -> dict:
+    """`boxes.decode` of the model's raw maps with the config's thresholds (TF tensors)."""
+    return decode(outputs["heatmap"], outputs["size"], outputs["offset"], max_detections=cfg.max_detections,
+                  iou_threshold=cfg.iou_threshold, score_threshold=cfg.score_threshold)
 
 
 def run_detector(model, dataset: tf.data.Dataset, cfg: ObjectDetectionConfig):
@@ -129,6 +132,11 @@ class ObjectDetection(Task):
             truth.append((boxes[keep], labels[keep]))
             found.append(detector.detect(image))
         return {"components_svc": coco_metrics(truth, found, data.class_names, data.image_shape[:2])}
+
+    def serving_outputs(self, cfg: ObjectDetectionConfig, outputs):
+        """The exported detector returns decoded detections: normalised `boxes` (y0, x0, y1, x1), `scores`,
+        `classes` and `num_detections` per image, next to the raw maps."""
+        return {**outputs, **decode_outputs(outputs, cfg)}
 
     def predict(self, model, cfg: ObjectDetectionConfig, summary: dict, inputs: list[str]) -> list[dict]:
         from apps.object_detection.drawing import draw_boxes
