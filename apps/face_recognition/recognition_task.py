@@ -132,7 +132,7 @@ class FaceRecognition(Task):
         from tuning.space import choice, float_range, int_range
 
         return {
-            "embedding_dim": choice(hp, "embedding_dim", cfg.embedding_dim, [32, 64, 128]),
+            "embedding_dim": choice(hp, "embedding_dim", cfg.embedding_dim, [16, 32, 64, 128]),
             "width": choice(hp, "width", cfg.width, [16, 32, 64]),
             "depth": int_range(hp, "depth", cfg.depth, 2, 4),
             "margin": float_range(hp, "margin", cfg.margin, 0.1, 0.5),
