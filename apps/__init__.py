@@ -10,6 +10,7 @@ from apps.face_recognition.recognition_task import FaceRecognition
 from apps.image_classification.task import ImageClassification
 from apps.object_detection.task import ObjectDetection
 from apps.sentiment.task import Sentiment
+from apps.text_generation.task import TextGeneration
 from apps.time_series.task import TimeSeriesForecasting
 from apps.transfer_learning.task import TransferLearning
 from common.errors import UsageError
@@ -18,7 +19,7 @@ from common.task import Task
 APPS: dict[str, Task] = {
     task.name: task
     for task in (ImageClassification(), TimeSeriesForecasting(), TransferLearning(), ObjectDetection(), FaceDetection(),
-                 FaceRecognition(), Sentiment())
+                 FaceRecognition(), Sentiment(), TextGeneration())
 }
 
 

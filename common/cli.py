@@ -8,6 +8,7 @@
     dlsuite APP export   --run DIR [--path OUT]
     dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
     dlsuite APP config   (prints every config field with its default and help)
+    dlsuite APP ACTION   --run DIR [...]   an application's own actions (`text_generation generate --prompt ...`)
 
 Bad input ends with one line `dlsuite: error: ...` on stderr and exit code 2; a diverged run
 exits with 3; an interrupted one with 130 (rerun the same command to resume it).
@@ -89,6 +90,11 @@ def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
             action.add_argument("--path", default="", help="output folder (default: RUN/saved_model)")
+    for name, text in getattr(task, "actions", ()):  # the application's own actions on a finished run
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
+        action.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+        task.add_action_arguments(name, action)
     actions.add_parser("config", help="print the config fields, defaults and help")
 
 
@@ -147,7 +153,10 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
         _print_list()
         return 0
     if args.action is None:
-        print(f"dlsuite: error: name an action for {app_name}: {', '.join(ACTIONS)}", file=sys.stderr)
+        from apps import APPS
+
+        own = tuple(name for name, _ in getattr(APPS.get(app_name), "actions", ()))
+        print(f"dlsuite: error: name an action for {app_name}: {', '.join(ACTIONS + own)}", file=sys.stderr)
         return 2
     try:
         return _dispatch(app_name, args)
@@ -210,6 +219,10 @@ def _use_run(task, args) -> int:
     if args.action == "predict":
         for record in serving.predict_run(task, args.run, args.inputs, _overrides(args), args.set):
             print(json.dumps(record))
+        return 0
+    if args.action in dict(task.actions):
+        cfg, model, summary = serving.load_run(task, args.run, None, args.set)
+        print(task.run_action(args.action, model, cfg, {**summary, "run_dir": args.run}, args))
         return 0
     path = serving.export_run(task, args.run, args.path)
     print(f"SavedModel written to {path} (signature: serving_default)")

@@ -61,6 +61,9 @@ class Task:
     # Benchmark rows beyond the default config (always a row named "<app>-<default dataset>"):
     # (row name, config overrides).
     benchmark_rows: tuple[tuple[str, dict], ...] = ()
+    # CLI actions on a finished run beyond evaluate/predict/export: (name, help); each gets
+    # `--run DIR` and `--set`, plus what `add_action_arguments` adds, and runs `run_action`.
+    actions: tuple[tuple[str, str], ...] = ()
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TrainConfig) -> Any:
@@ -132,6 +135,13 @@ class Task:
     # --- serving ----------------------------------------------------------------------------
     def predict(self, model: keras.Model, cfg: TrainConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Predictions for the user's inputs (file paths or values), as printable records."""
+        raise NotImplementedError
+
+    def add_action_arguments(self, name: str, parser) -> None:
+        """Adds the options of the application's own action `name` (one of `actions`) to its argparse parser."""
+
+    def run_action(self, name: str, model: keras.Model, cfg: TrainConfig, summary: dict, args) -> str:
+        """Runs the application's own action `name` on a finished run's model; returns the text to print."""
         raise NotImplementedError
 
     def serving_outputs(self, cfg: TrainConfig, outputs):

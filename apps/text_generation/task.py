@@ -1,0 +1,232 @@
+"""Text generation: a character-level GRU/LSTM or GPT-style decoder language model, against an interpolated
+Witten-Bell n-gram model on the same held-out text, with incremental sampling."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from apps.text_generation.config import TextGenerationConfig
+from apps.text_generation.data import (
+    Corpus,
+    encode,
+    evaluation_windows,
+    learn_vocabulary,
+    load_corpus,
+    training_windows,
+)
+from apps.text_generation.generation import check_sampling, generate, vocabulary_of
+from apps.text_generation.model import build_language_model
+from common.errors import UsageError
+from common.pipeline import make_pipeline
+from common.task import Task
+
+
+def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> dict:
+    """Mean next-character cross-entropy (nats), bits per character, perplexity and accuracy of `model` on windows.
+
+    Args:
+        model: ids -> logits.
+        x, y: windows and their targets, `(windows, length)` ids.
+        batch_size: windows per forward pass.
+    """
+    total, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        logits = np.asarray(model.predict_on_batch(x[start:start + batch_size]), np.float64)
+        targets = y[start:start + batch_size]
+        top = logits.max(axis=-1, keepdims=True)
+        log_norm = top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))
+        total += float((log_norm - np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]).sum())
+        correct += int((logits.argmax(axis=-1) == targets).sum())
+    count = int(y.size)
+    loss = total / count
+    return {"loss": loss, "bits_per_character": loss / math.log(2), "perplexity": math.exp(loss),
+            "accuracy": correct / count, "characters": count}
+
+
+def example_prompts(text: str, count: int, length: int = 48) -> list[str]:
+    """`count` prompts of up to `length` characters, each from the start of a line at evenly spaced places of `text`."""
+    prompts = []
+    for i in range(count):
+        start = text.find("\n", i * len(text) // max(1, count))
+        start = 0 if start < 0 else start + 1
+        prompt = text[start:start + length]
+        if prompt.strip():
+            prompts.append(prompt)
+    return prompts
+
+
+def _indent(text: str) -> str:
+    """A markdown code block (indented), which keeps the text's spacing and shows markup as is."""
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
+class TextGeneration(Task):
+    name = "text_generation"
+    description = ("character-level language model: stacked GRU/LSTM or GPT-style decoder (KV-cached generation), "
+                   "vs a Witten-Bell n-gram; sampling with temperature, top-k, top-p")
+    config_class = TextGenerationConfig
+    models = ("gru", "lstm", "gpt")
+    monitor = "val_loss"
+    primary_metric = ("bits_per_character", "lower", ".3f")
+    # The GPT takes cheaper steps but needs more of them: 12 x 50 steps, also about 5 minutes.
+    benchmark_rows = (("text_generation-pydoc_topics-gpt",
+                       {"model": "gpt", "depth": 3, "learning_rate": 2e-3, "epochs": 12}),)
+    actions = (("generate", "write text after a prompt with a trained run (--prompt, --length, --temperature, "
+                            "--top-k, --top-p, --seed)"),)
+
+    # --- data -------------------------------------------------------------------------------
+    def load_data(self, cfg: TextGenerationConfig) -> Corpus:
+        corpus = load_corpus(cfg.dataset, data_dir=cfg.data_dir)
+        if len(corpus.texts["train"]) < cfg.sequence_length + 1:
+            raise UsageError(f"{cfg.dataset}: its training part has {len(corpus.texts['train'])} characters, fewer "
+                             f"than sequence_length + 1 = {cfg.sequence_length + 1}; use a longer text or a smaller "
+                             "--set sequence_length=N")
+        for split in ("validation", "test"):
+            if len(corpus.texts[split]) < 2:
+                raise UsageError(f"{cfg.dataset}: its {split} part has {len(corpus.texts[split])} characters; "
+                                 "a language model needs a longer text (80/10/10 split)")
+        corpus.vocabulary = learn_vocabulary(corpus.texts["train"])
+        corpus.ids = {split: encode(text, corpus.vocabulary) for split, text in corpus.texts.items()}
+        return corpus
+
+    def num_train_examples(self, cfg: TextGenerationConfig, data: Corpus) -> int:
+        return min(cfg.epoch_examples, cfg.max_train_samples) if cfg.max_train_samples else cfg.epoch_examples
+
+    def _windows(self, cfg: TextGenerationConfig, data: Corpus, split: str):
+        return evaluation_windows(data.ids[split], cfg.sequence_length)
+
+    def build_inputs(self, cfg: TextGenerationConfig, data: Corpus) -> dict:
+        import tensorflow as tf
+
+        train = training_windows(data.ids["train"], cfg.sequence_length, self.num_train_examples(cfg, data),
+                                 seed=cfg.seed)
+        inputs = {"train": make_pipeline(train, cfg.batch_size, cache=False)}
+        for split in ("validation", "test"):
+            inputs[split] = make_pipeline(tf.data.Dataset.from_tensor_slices(self._windows(cfg, data, split)),
+                                          cfg.batch_size)
+        return inputs
+
+    def data_summary(self, data: Corpus) -> dict:
+        return {"characters": data.sizes, "vocabulary_size": len(data.vocabulary) + 1, "level": "character"}
+
+    # --- model ------------------------------------------------------------------------------
+    def build_model(self, cfg: TextGenerationConfig, data: Corpus):
+        try:
+            return build_language_model(
+                data.vocabulary, model=cfg.model, sequence_length=cfg.sequence_length, embed_dim=cfg.embed_dim,
+                depth=cfg.depth, heads=cfg.heads, mlp_dim=cfg.mlp_dim, rnn_units=cfg.rnn_units, dropout=cfg.dropout,
+                conv_kernel=cfg.conv_kernel)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def compile_model(self, model, cfg: TextGenerationConfig, steps_per_epoch: int, phase=None) -> None:
+        """As every task compiles, plus learning-rate warm-up and gradient clipping (`warmup_steps`, `clipnorm`)."""
+        from common.training import build_optimizer
+
+        model.compile(optimizer=build_optimizer(cfg, steps_per_epoch, warmup_steps=cfg.effective_warmup_steps,
+                                                global_clipnorm=cfg.effective_clipnorm or None),
+                      loss=self.build_losses(cfg), metrics=self.build_metrics(cfg), jit_compile=cfg.jit_compile)
+
+    def build_losses(self, cfg):
+        import keras
+
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def build_metrics(self, cfg):
+        return ["accuracy"]
+
+    # --- evaluation -------------------------------------------------------------------------
+    def evaluate(self, model, cfg: TextGenerationConfig, data: Corpus, inputs) -> dict:
+        """Cross-entropy (nats), bits per character, perplexity and next-character accuracy on the test windows."""
+        if vocabulary_of(model) != data.vocabulary:
+            raise UsageError(f"{data.name} has another character vocabulary ({len(data.vocabulary)} characters) than "
+                             f"the model ({len(vocabulary_of(model))}); evaluate on text with the same characters")
+        x, y = self._windows(cfg, data, "test")
+        return score(model, x, y, cfg.batch_size)
+
+    def baselines(self, cfg: TextGenerationConfig, data: Corpus) -> dict:
+        """Interpolated Witten-Bell n-gram, n in 1..ngram_max_order chosen on validation; scored on the model's
+        test targets."""
+        from apps.text_generation.ngram import ngram_baseline
+
+        x, _ = self._windows(cfg, data, "test")
+        return {"ngram": ngram_baseline(data.ids["train"], data.ids["validation"], data.ids["test"],
+                                        vocabulary_size=len(data.vocabulary) + 1, max_order=cfg.ngram_max_order,
+                                        test_stop=x.size + 1)}
+
+    def text_examples(self, model, cfg: TextGenerationConfig, data: Corpus, split="test") -> dict:
+        """Continuations of `examples` prompts taken from the split's text, sampled with the config's settings."""
+        if not cfg.examples:
+            return {}
+        settings = (f"temperature {cfg.temperature:g}, top-k {cfg.top_k or 'off'}, top-p {cfg.top_p:g}, "
+                    f"seed {cfg.seed}")
+        parts = [f"{cfg.model} on {data.name}, {cfg.generate_length} characters after prompts from the {split} text; "
+                 f"{settings}."]
+        for number, prompt in enumerate(example_prompts(data.texts[split], cfg.examples), start=1):
+            text = generate(model, prompt, cfg.generate_length, temperature=cfg.temperature, top_k=cfg.top_k,
+                            top_p=cfg.top_p, seed=cfg.seed + number)
+            parts += [f"**Example {number}**, prompt:", _indent(prompt), "continuation:", _indent(text)]
+        return {"generations": "\n\n".join(parts)}
+
+    # --- serving ----------------------------------------------------------------------------
+    def predict(self, model, cfg: TextGenerationConfig, summary: dict, inputs: list[str]) -> list[dict]:
+        """The continuation of each prompt (`-` reads one prompt per line from stdin), sampled with the config's
+        settings (`--set temperature=0.5` etc.)."""
+        if inputs == ["-"]:
+            inputs = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        if not inputs:
+            raise UsageError('predict needs prompts: dlsuite text_generation predict --run DIR "def " "The " '
+                             '(or - for lines from stdin; `generate --prompt` has more options)')
+        return [{"prompt": prompt, "continuation": generate(model, prompt, cfg.generate_length,
+                                                            temperature=cfg.temperature, top_k=cfg.top_k,
+                                                            top_p=cfg.top_p, seed=cfg.seed)}
+                for prompt in inputs]
+
+    def add_action_arguments(self, name: str, parser) -> None:
+        parser.add_argument("--prompt", default="", help="text to continue (default: none, start of a line)")
+        parser.add_argument("--length", type=int, help="characters to write (default: generate_length of the run)")
+        parser.add_argument("--temperature", type=float, help="0 = greedy; < 1 safer, > 1 wilder (default: the run's)")
+        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (0 = all)")
+        parser.add_argument("--top-p", type=float, help="sample from the smallest set with this probability (1 = all)")
+        parser.add_argument("--seed", type=int, help="seed of the sampling (default: the run's seed)")
+
+    def run_action(self, name: str, model, cfg: TextGenerationConfig, summary: dict, args) -> str:
+        """`generate`: the prompt followed by the sampled continuation (a cut prompt is warned about on stderr)."""
+        def given(value, default):
+            return default if value is None else value
+
+        length = given(args.length, cfg.generate_length)
+        temperature, top_k, top_p = (given(args.temperature, cfg.temperature), given(args.top_k, cfg.top_k),
+                                     given(args.top_p, cfg.top_p))
+        check_sampling(temperature, top_k, top_p, length)
+        return args.prompt + generate(model, args.prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
+                                      seed=given(args.seed, cfg.seed))
+
+    # --- benchmark and tuning ---------------------------------------------------------------
+    def benchmark_target(self, metrics: dict):
+        if metrics["dataset"] != "pydoc_topics":
+            return None
+        model, baseline = metrics["test"]["bits_per_character"], metrics["baselines"]["ngram"]
+        return (f"{metrics['config']['model']} bits per character below the n-gram baseline's",
+                model < baseline["bits_per_character"],
+                f"{model:.3f} vs {baseline['bits_per_character']:.3f} bits/char ({baseline['order']}-gram)")
+
+    def search_space(self, hp, cfg: TextGenerationConfig) -> dict:
+        from tuning.space import choice, float_range, int_range
+
+        widths = [dim for dim in (64, 128, 256) if cfg.model != "gpt" or dim % cfg.heads == 0]
+        space = {
+            "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, widths),
+            "depth": int_range(hp, "depth", cfg.depth, 1, 4),
+            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.3),
+            "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 3e-4, 5e-3, log=True),
+        }
+        if cfg.model == "gpt":
+            space["mlp_dim"] = choice(hp, "mlp_dim", cfg.mlp_dim, [256, 512, 1024])
+            space["conv_kernel"] = choice(hp, "conv_kernel", cfg.conv_kernel, [0, 4])
+        else:
+            space["rnn_units"] = choice(hp, "rnn_units", cfg.rnn_units, [128, 256, 512])
+        return space
