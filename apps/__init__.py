@@ -13,13 +13,14 @@ from apps.sentiment.task import Sentiment
 from apps.text_generation.task import TextGeneration
 from apps.time_series.task import TimeSeriesForecasting
 from apps.transfer_learning.task import TransferLearning
+from apps.translation.task import Translation
 from common.errors import UsageError
 from common.task import Task
 
 APPS: dict[str, Task] = {
     task.name: task
     for task in (ImageClassification(), TimeSeriesForecasting(), TransferLearning(), ObjectDetection(), FaceDetection(),
-                 FaceRecognition(), Sentiment(), TextGeneration())
+                 FaceRecognition(), Sentiment(), TextGeneration(), Translation())
 }
 
 

@@ -86,8 +86,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def compute_mask(self, ids, mask=None):
         # The first position always counts, so an empty text (all padding) still has one token to
         # attend to and average, instead of a 0/0 = NaN.
-        first = ops.expand_dims(ops.equal(ops.arange(ops.shape(ids)[-1]), 0), 0)
-        return ops.logical_or(ops.not_equal(ids, 0), first)
+        # Written without the sequence length, so it also works on sequences of unknown length.
+        mask = ops.not_equal(ids, 0)
+        return ops.concatenate([ops.ones_like(mask[:, :1]), mask[:, 1:]], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.dim)

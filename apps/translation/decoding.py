@@ -1,0 +1,163 @@
+"""Greedy and beam-search decoding with a trained translator, and the log-probability of a translation.
+
+Each step runs the model over the whole prefix again and projects only the newest position: simple, exact, and cheap enough for sentences of a few dozen words (incremental decoding
+with cached states is text generation's business). Steps stop when every sentence has produced
+`[end]`, and after `max_length` tokens at the latest.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from apps.translation.model import model_max_length, model_vocabularies
+from apps.translation.tokens import END_ID, PAD_ID, START_ID, UNK_ID, decode_ids
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, np.float64)
+    top = logits.max(axis=-1, keepdims=True)
+    return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+
+
+def _top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values of each row, largest first (ties: lower index first).
+
+    Example:
+        >>> _top_k(np.array([[0.1, 0.7, 0.2, 0.7]]), 3).tolist()
+        [[1, 3, 2]]
+    """
+    if k == 1:
+        return values.argmax(axis=1)[:, None]  # exactly greedy's choice
+    part = np.argpartition(-values, k - 1, axis=1)[:, :k]  # a partial sort: the rows are long (beams x vocabulary)
+    order = np.lexsort((part, -np.take_along_axis(values, part, axis=1)), axis=-1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def as_sources(texts: list[str]) -> np.ndarray:
+    """A `(n, 1)` array of strings, the models' `source` input."""
+    return np.array([[text] for text in texts], dtype=object).reshape(len(texts), 1)
+
+
+class Translator:
+    """Decodes with a model from `apps.translation.model` (a fresh one or one loaded from `.keras`).
+
+    Args:
+        model: the translator.
+        batch_size: sentences decoded together (times the beam size for beam search).
+        allow_unknown: let decoding write '[UNK]'. By default the out-of-vocabulary token is never
+            chosen: the model then writes its most likely known word instead, which reads better and
+            scores higher than a placeholder (rare words are a large share of a small corpus).
+
+    Example:
+        >>> translator = Translator(keras.saving.load_model("runs/translation/model.keras"))
+        >>> translator.translate(["Das ist gut."], beam_size=4)
+        ['that is good.']
+    """
+
+    def __init__(self, model: keras.Model, batch_size: int = 128, allow_unknown: bool = False):
+        self.model = model
+        self.batch_size = batch_size
+        self.allow_unknown = allow_unknown
+        self.source_vocabulary, self.vocabulary = model_vocabularies(model)
+        self.max_length = model_max_length(model)
+        self.features = keras.Model(model.inputs, model.get_layer("decoder_output").output)
+        self.projection = model.get_layer("logits")
+
+    def _step(self, sources: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Log-probabilities `(n, vocabulary)` of the token after each prefix `ids` (all of one length)."""
+        features = self.features([sources, ids], training=False)
+        return _log_softmax(keras.ops.convert_to_numpy(self.projection(features[:, -1])))
+
+    def _allowed(self, log_probs: np.ndarray) -> np.ndarray:
+        log_probs[:, PAD_ID] = -np.inf  # padding and [start] are never predicted
+        log_probs[:, START_ID] = -np.inf
+        if not self.allow_unknown:
+            log_probs[:, UNK_ID] = -np.inf
+        return log_probs
+
+    def greedy(self, texts: list[str]) -> list[list[int]]:
+        """The most likely next word at each step, until [end]; returns the ids after [start] (with [end])."""
+        results = []
+        for begin in range(0, len(texts), self.batch_size):
+            sources = as_sources(texts[begin:begin + self.batch_size])
+            n = len(sources)
+            ids = np.zeros((n, self.max_length), np.int32)
+            ids[:, 0] = START_ID
+            done = np.zeros(n, bool)
+            out = [[] for _ in range(n)]
+            for t in range(self.max_length):
+                best = self._allowed(self._step(sources, ids[:, :t + 1])).argmax(axis=-1)
+                for i in np.flatnonzero(~done):
+                    out[i].append(int(best[i]))
+                done |= best == END_ID
+                if done.all() or t + 1 == self.max_length:
+                    break
+                ids[:, t + 1] = np.where(done, PAD_ID, best)
+            results += out
+        return results
+
+    def beam_search(self, texts: list[str], beam_size: int = 4, length_penalty: float = 0.0) -> list[list[int]]:
+        """The best of `beam_size` hypotheses kept at each step (batched over sentences and beams).
+
+        Hypotheses are ranked by their summed log-probability while searching; a finished one
+        (it produced [end]) keeps its score and its place. The answer is the finished or
+        `max_length`-long hypothesis with the best score divided by ((5 + length) / 6) **
+        `length_penalty` (Wu et al., 2016); 0 ranks by log-probability alone. With `beam_size=1`
+        this is exactly greedy decoding.
+        """
+        if beam_size < 1:
+            raise ValueError(f"beam_size={beam_size} must be >= 1")
+        k = beam_size
+        results = []
+        for begin in range(0, len(texts), self.batch_size):
+            chunk = texts[begin:begin + self.batch_size]
+            n = len(chunk)
+            sources = np.repeat(as_sources(chunk), k, axis=0)
+            ids = np.zeros((n, k, self.max_length + 1), np.int32)  # [start] + up to max_length tokens
+            ids[:, :, 0] = START_ID
+            scores = np.full((n, k), -np.inf)
+            scores[:, 0] = 0.0  # one live hypothesis at first, so the beams do not start as copies
+            lengths = np.zeros((n, k), np.int32)
+            finished = np.zeros((n, k), bool)
+            for t in range(self.max_length):
+                log_probs = self._allowed(self._step(sources, ids[:, :, :t + 1].reshape(n * k, -1)))
+                log_probs = log_probs.reshape(n, k, -1)
+                # A finished hypothesis has one continuation, padding, at no cost.
+                log_probs[finished] = -np.inf
+                log_probs[finished, PAD_ID] = 0.0
+                vocabulary_size = log_probs.shape[-1]
+                candidates = (scores[:, :, None] + log_probs).reshape(n, -1)
+                top = _top_k(candidates, k)
+                beam, token = top // vocabulary_size, top % vocabulary_size
+                rows = np.arange(n)[:, None]
+                ids = ids[rows, beam]
+                ids[:, :, t + 1] = token
+                was_finished = finished[rows, beam]
+                lengths = lengths[rows, beam] + (~was_finished)
+                finished = was_finished | (token == END_ID)
+                scores = candidates[rows, top]
+                if finished.all():
+                    break
+            penalty = ((5.0 + lengths) / 6.0) ** length_penalty
+            best = np.argmax(np.where(np.isfinite(scores), scores / penalty, -np.inf), axis=1)
+            for i in range(n):
+                results.append([int(x) for x in ids[i, best[i], 1:1 + lengths[i, best[i]]]])
+        return results
+
+    def translate(self, texts: list[str], beam_size: int = 1, length_penalty: float = 0.0) -> list[str]:
+        """Detokenized, lower-cased translations: greedy for `beam_size=1`, else beam search."""
+        sequences = self.greedy(texts) if beam_size == 1 else self.beam_search(texts, beam_size, length_penalty)
+        return [decode_ids(ids, self.vocabulary) for ids in sequences]
+
+    def log_probability(self, texts: list[str], sequences: list[list[int]]) -> np.ndarray:
+        """The model's log-probability of each token sequence (the ids after [start], [end] included),
+        by teacher forcing; sequences are cut to `max_length` tokens."""
+        sequences = [list(sequence[: self.max_length]) for sequence in sequences]
+        ids = np.zeros((len(texts), self.max_length), np.int32)
+        ids[:, 0] = START_ID
+        for i, sequence in enumerate(sequences):
+            ids[i, 1:len(sequence)] = sequence[:-1]
+        log_probs = _log_softmax(keras.ops.convert_to_numpy(self.model([as_sources(texts), ids], training=False)))
+        return np.array([sum(log_probs[i, t, token] for t, token in enumerate(sequence))
+                         for i, sequence in enumerate(sequences)])

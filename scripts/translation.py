@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""The translation application alone: `python scripts/translation.py train|evaluate|predict|translate|export|tune|config ...`.
+
+Same options as `dlsuite translation ...`; run with --help for them.
+"""
+
+import sys
+
+from common.cli import run
+
+if __name__ == "__main__":
+    sys.exit(run(app="translation"))
