@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The translation application alone: `python scripts/translation.py train|evaluate|predict|translate|export|tune|config ...`.
+"""The translation application alone: `python scripts/translation.py ACTION ...` (train, translate, ...).
 
 Same options as `dlsuite translation ...`; run with --help for them.
 """

@@ -13,8 +13,8 @@ from common.errors import UsageError
 class TranslationConfig(TrainConfig):
     """A Transformer or RNN-with-attention encoder–decoder; see `dlsuite translation config`."""
 
-    dataset: str = option("de_en_sentences", "Sentence pairs: de_en_sentences (Debian trans-de-en, offline), "
-                                             "tfds:ted_hrlr_translate/pt_to_en, or a TSV file of source<TAB>target lines.")
+    dataset: str = option("de_en_sentences", "Sentence pairs: de_en_sentences (Debian trans-de-en, offline), tfds:"
+                                             "ted_hrlr_translate/pt_to_en, or a TSV file of source<TAB>target lines.")
     direction: str = option("", "Source-target languages, e.g. de-en or en-de for de_en_sentences, pt-en or en-pt for "
                                 "tfds:ted_hrlr_translate/pt_to_en; empty: the dataset's own order (de-en; a TSV's "
                                 "first column into its second).", flag=True)

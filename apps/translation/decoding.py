@@ -1,7 +1,8 @@
 """Greedy and beam-search decoding with a trained translator, and the log-probability of a translation.
 
-Each step runs the model over the whole prefix again and projects only the newest position: simple, exact, and cheap enough for sentences of a few dozen words (incremental decoding
-with cached states is text generation's business). Steps stop when every sentence has produced
+Each step runs the model over the whole prefix again and projects only the newest position:
+simple, exact, and cheap enough for sentences of a few dozen words (incremental decoding with
+cached states is text generation's business). Steps stop when every sentence has produced
 `[end]`, and after `max_length` tokens at the latest.
 """
 

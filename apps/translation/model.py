@@ -215,7 +215,8 @@ def build_rnn_translator(source_vocabulary: list[str], target_vocabulary: list[s
     # Unit-variance word vectors: with Keras' default ±0.05 the recurrent layers see tiny inputs and take
     # many times as many steps to get past predicting the most frequent words.
     x = layers.Embedding(len(source_vocabulary), embed_dim, mask_zero=True,
-                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0), name="source_embedding")(ids)
+                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+                         name="source_embedding")(ids)
     if dropout:
         x = layers.Dropout(dropout, name="source_dropout")(x)
     encoder = rnn(units, return_sequences=True, return_state=True, name=f"encoder_{cell}")
@@ -233,7 +234,8 @@ def build_rnn_translator(source_vocabulary: list[str], target_vocabulary: list[s
                                     name=f"decoder_initial_{kind}")(merged))
 
     y = layers.Embedding(len(target_vocabulary), embed_dim, mask_zero=True,
-                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0), name="target_embedding")(target)
+                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+                         name="target_embedding")(target)
     if dropout:
         y = layers.Dropout(dropout, name="target_dropout")(y)
     decoded = rnn(units, return_sequences=True, name=f"decoder_{cell}")(y, initial_state=initial)
@@ -267,7 +269,8 @@ def build_translator(source_vocabulary: list[str], target_vocabulary: list[str],
         return build_transformer_translator(source_vocabulary, target_vocabulary,
                                             **{k: v for k, v in options.items() if k in names})
     names = ("max_length", "embed_dim", "units", "cell", "bidirectional", "attention", "dropout")
-    return build_rnn_translator(source_vocabulary, target_vocabulary, **{k: v for k, v in options.items() if k in names})
+    return build_rnn_translator(source_vocabulary, target_vocabulary,
+                                **{k: v for k, v in options.items() if k in names})
 
 
 def model_vocabularies(model: keras.Model) -> tuple[list[str], list[str]]:

@@ -70,7 +70,8 @@ def learn_vocabulary(texts: list[str], *, max_tokens: int, min_count: int = 1, t
     return special + words[: max(0, max_tokens - len(special))]
 
 
-def encode_targets(texts: list[str], vocabulary: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def encode_targets(texts: list[str], vocabulary: list[str],
+                   max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Teacher-forcing arrays for target sentences: decoder inputs, labels and the untruncated lengths.
 
     The decoder reads `[start] w1 ... wn` and learns to predict `w1 ... wn [end]`; both are padded
