@@ -64,6 +64,10 @@ class Task:
     # CLI actions on a finished run beyond evaluate/predict/export: (name, help); each gets
     # `--run DIR` and `--set`, plus what `add_action_arguments` adds, and runs `run_action`.
     actions: tuple[tuple[str, str], ...] = ()
+    # False for applications that don't learn by `model.fit` over a dataset (RL agents, optimisation
+    # of one image, studies that train many small models): `train()` then calls `train_loop` instead
+    # of its own fit path, and keeps the rest (run dir checks, config, timing, metrics.json).
+    trains_with_fit: bool = True
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TrainConfig) -> Any:
@@ -148,6 +152,16 @@ class Task:
         """What the exported SavedModel returns, from the model's outputs (TF ops, traced once); by
         default the outputs themselves. A detector returns decoded boxes here, say."""
         return outputs
+
+    def train_loop(self, cfg: TrainConfig, run, verbose) -> dict:
+        """Trains without the shared fit path (only when `trains_with_fit` is False).
+
+        `run` is the `RunDir`, already created, with the config saved. The loop owns its TensorBoard
+        logs (`run.logs`), resumable state (`run.checkpoints`: rerunning the same command must go on
+        from there) and the served model (`common.export.save_model(model, run.model)`). Returns the
+        parts of metrics.json it knows: "test" (required), and any of "baselines", "epochs",
+        "parameters", "data", "examples_per_second". Raise `TrainingDiverged` when it diverges."""
+        raise NotImplementedError
 
     # --- benchmark --------------------------------------------------------------------------
     def benchmark_target(self, metrics: dict) -> tuple[str, bool, str] | None:

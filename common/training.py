@@ -141,6 +141,8 @@ def train(
     run = RunDir(output_dir)
     run.check_can_train(task.name, cfg.to_dict(), overwrite)
     with run_context(cfg):
+        if not task.trains_with_fit:
+            return _train_loop(task, cfg, run, overwrite, verbose)
         strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
         data = task.load_data(cfg)  # bad data fails here, before the run dir exists
         inputs = task.build_inputs(cfg, data)
@@ -271,3 +273,36 @@ def train(
             with contextlib.suppress(OSError):  # and .workers/ itself once no other worker still uses it
                 os.rmdir(os.path.dirname(own.root))
         return metrics
+
+
+def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, overwrite: bool, verbose) -> dict:
+    """`train` for a task with its own loop (`Task.train_loop`): same run dir, config and metrics.json."""
+    if overwrite:
+        for path in (run.metrics, run.checkpoints, run.logs, run.plots, run.model):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    os.makedirs(run.root, exist_ok=True)
+    save_config(cfg, task.name, run.config)
+    if verbose != 0:
+        print(f"{task.name}: {cfg.dataset}, run dir {run.root}", flush=True)
+    start = time.perf_counter()
+    result = task.train_loop(cfg, run, verbose)
+    train_seconds = time.perf_counter() - start
+    metrics = {
+        "app": task.name,
+        "dataset": cfg.dataset,
+        "test": result["test"],
+        "baselines": result.get("baselines", {}),
+        "epochs": result.get("epochs", 0),
+        "train_seconds": round(train_seconds, 3),
+        "examples_per_second": result.get("examples_per_second", 0.0),
+        "parameters": int(result.get("parameters", 0)),
+        "strategy": "default",
+        "replicas": 1,
+        "data": result.get("data", {}),
+        "config": cfg.to_dict(),
+    }
+    atomic_write_json(run.metrics, metrics)
+    return metrics

@@ -191,3 +191,38 @@ def test_first_phase_trains_only_what_prepare_leaves_trainable(tmp_path):
             assert not changed, layer.name
         if isinstance(layer, keras.layers.Dense):
             assert changed, layer.name
+
+
+class CountingLoopTask(type(get_app("image_classification"))):
+    """A task with its own loop: counts to `epochs`, keeping its progress in run.checkpoints."""
+
+    trains_with_fit = False
+
+    def __init__(self, stop_at=None):
+        self.stop_at = stop_at
+
+    def train_loop(self, cfg, run, verbose):
+        os.makedirs(run.checkpoints, exist_ok=True)
+        state = os.path.join(run.checkpoints, "count.txt")
+        done = int(open(state).read()) if os.path.exists(state) else 0
+        resumed_from = done
+        while done < cfg.epochs:
+            if done == self.stop_at:
+                raise KeyboardInterrupt
+            done += 1
+            with open(state, "w") as fh:
+                fh.write(str(done))
+        return {"test": {"accuracy": 1.0, "resumed_from": resumed_from}, "epochs": done}
+
+
+def test_task_with_its_own_loop_writes_metrics_and_resumes(tmp_path):
+    cfg = resolve_config(CountingLoopTask.config_class, "image_classification", overrides={"epochs": 4})
+    out = str(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        train(CountingLoopTask(stop_at=2), cfg, out, verbose=0)
+    assert not os.path.exists(os.path.join(out, "metrics.json"))  # unfinished runs don't look finished
+    metrics = train(CountingLoopTask(), cfg, out, verbose=0)
+    assert metrics["test"]["resumed_from"] == 2 and metrics["epochs"] == 4
+    assert read_json(os.path.join(out, "metrics.json"))["app"] == "image_classification"
+    with pytest.raises(UsageError, match="finished run"):
+        train(CountingLoopTask(), cfg, out, verbose=0)
