@@ -31,21 +31,62 @@ def transformer_encoder(x, *, depth: int, dim: int, heads: int, mlp_dim: int, dr
     """
     for block in range(depth):
         prefix = f"{name}{block + 1}"
-        # Pre-norm residual blocks (normalise the branch input, not the sum).
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_attention_norm")(x)
-        y = layers.MultiHeadAttention(heads, max(1, dim // heads), name=f"{prefix}_attention")(y, y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_attention_residual")([x, y])
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
-        y = layers.Dense(mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        y = layers.Dense(dim, name=f"{prefix}_mlp_output")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_mlp_residual")([x, y])
+        x = _attention_residual(x, None, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_attention")
+        x = _mlp_residual(x, dim=dim, mlp_dim=mlp_dim, dropout=dropout, name=f"{prefix}_mlp")
     return x
+
+
+def transformer_decoder(x, context, *, depth: int, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0,
+                        name: str = "decoder"):
+    """`depth` pre-norm Transformer decoder blocks on `(batch, time, dim)` target tokens.
+
+    Each block is x + causal self-attention(LN(x)), x + cross-attention(LN(x), context), then
+    x + GELU MLP(LN(x)), built like `transformer_encoder`'s blocks. Keras masks on `x` and `context`
+    (padding) flow into the attention layers; `use_causal_mask=True` keeps each position from seeing
+    later ones, so position t's output depends on the target tokens up to t only (teacher forcing
+    trains all positions at once).
+
+    Args:
+        x: the embedded target tokens (functional API).
+        context: the encoder's output, `(batch, source_time, dim)`.
+        depth, dim, heads, mlp_dim, dropout: as in `transformer_encoder`.
+        name: layer-name prefix: `{name}1_self_attention`, `{name}1_cross_attention`, ...
+
+    Example:
+        >>> target, source = keras.Input((7, 16)), keras.Input((9, 16))
+        >>> transformer_decoder(target, source, depth=1, dim=16, heads=2, mlp_dim=32).shape
+        (None, 7, 16)
+    """
+    for block in range(depth):
+        prefix = f"{name}{block + 1}"
+        x = _attention_residual(x, None, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_self_attention",
+                                causal=True)
+        x = _attention_residual(x, context, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_cross_attention")
+        x = _mlp_residual(x, dim=dim, mlp_dim=mlp_dim, dropout=dropout, name=f"{prefix}_mlp")
+    return x
+
+
+def _attention_residual(x, context, *, heads: int, dim: int, dropout: float, name: str, causal: bool = False):
+    """x + MHA(LN(x), context), with self-attention where `context` is None; layers `{name}_norm`,
+    `{name}` and `{name}_residual` (pre-norm: the branch input is normalised, not the sum)."""
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm")(x)
+    attention = layers.MultiHeadAttention(heads, max(1, dim // heads), name=name)
+    y = attention(y, y, use_causal_mask=True) if causal else attention(y, y if context is None else context)
+    if dropout:
+        y = layers.Dropout(dropout)(y)
+    return layers.Add(name=f"{name}_residual")([x, y])
+
+
+def _mlp_residual(x, *, dim: int, mlp_dim: int, dropout: float, name: str):
+    """x + Dense(GELU Dense(LN(x))); layers `{name}_norm`, `{name}_hidden`, `{name}_output`, `{name}_residual`."""
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm")(x)
+    y = layers.Dense(mlp_dim, activation="gelu", name=f"{name}_hidden")(y)
+    if dropout:
+        y = layers.Dropout(dropout)(y)
+    y = layers.Dense(dim, name=f"{name}_output")(y)
+    if dropout:
+        y = layers.Dropout(dropout)(y)
+    return layers.Add(name=f"{name}_residual")([x, y])
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -62,7 +103,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Example:
         >>> layer = TokenAndPositionEmbedding(1000, 32, 16)
-        >>> layer(keras.ops.ones((2, 32), "int32")).shape
+        >>> tuple(layer(keras.ops.ones((2, 32), "int32")).shape)
         (2, 32, 16)
     """
 

@@ -22,7 +22,7 @@ import keras
 from keras import layers, ops
 
 from apps.translation.tokens import standardize
-from common.layers import TokenAndPositionEmbedding, transformer_encoder
+from common.layers import TokenAndPositionEmbedding, transformer_decoder, transformer_encoder
 
 MODELS = ("transformer", "rnn")
 
@@ -86,50 +86,6 @@ def source_ids(source, vocabulary: list[str], max_length: int):
     ids = layers.TextVectorization(vocabulary=vocabulary, standardize=standardize, split="whitespace",
                                    name="source_vectorize")(source)
     return TruncateTokens(max_length, name="source_truncate")(ids)
-
-
-def transformer_decoder(x, context, *, depth: int, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0,
-                        name: str = "decoder"):
-    """`depth` pre-norm Transformer decoder blocks on `(batch, time, dim)` target tokens.
-
-    Each block is x + causal self-attention(LN(x)), x + cross-attention(LN(x), context), then
-    x + GELU MLP(LN(x)). Keras masks on `x` and `context` (padding) flow into the attention layers;
-    `use_causal_mask=True` keeps each position from seeing later ones, so position t's output
-    depends on the target tokens up to t only (teacher forcing trains all positions at once).
-
-    Args:
-        x: the embedded target tokens (functional API).
-        context: the encoder's output, `(batch, source_time, dim)`.
-        depth, dim, heads, mlp_dim, dropout: as in `common.layers.transformer_encoder`.
-        name: layer-name prefix: `{name}1_self_attention`, `{name}1_cross_attention`, ...
-
-    Example:
-        >>> target, source = keras.Input((7, 16)), keras.Input((9, 16))
-        >>> transformer_decoder(target, source, depth=1, dim=16, heads=2, mlp_dim=32).shape
-        (None, 7, 16)
-    """
-    for block in range(depth):
-        prefix = f"{name}{block + 1}"
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_self_attention_norm")(x)
-        y = layers.MultiHeadAttention(heads, max(1, dim // heads), name=f"{prefix}_self_attention")(
-            y, y, use_causal_mask=True)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_self_attention_residual")([x, y])
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_cross_attention_norm")(x)
-        y = layers.MultiHeadAttention(heads, max(1, dim // heads), name=f"{prefix}_cross_attention")(y, context)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_cross_attention_residual")([x, y])
-        y = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
-        y = layers.Dense(mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        y = layers.Dense(dim, name=f"{prefix}_mlp_output")(y)
-        if dropout:
-            y = layers.Dropout(dropout)(y)
-        x = layers.Add(name=f"{prefix}_mlp_residual")([x, y])
-    return x
 
 
 def build_transformer_translator(source_vocabulary: list[str], target_vocabulary: list[str], *, max_length: int = 32,
