@@ -45,3 +45,19 @@ def make_pipeline(
     # which the default FILE policy cannot split across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def split_pipelines(data, cfg, to_example, n_train: int, *, max_shuffle_buffer: int = 10_000) -> dict[str, tf.data.Dataset]:
+    """The three batched pipelines of a dataset with `train` / `validation` / `test` splits.
+
+    `to_example` maps each unbatched element to the model's (inputs, targets); the training split is
+    shuffled every epoch with `cfg.seed` (a full shuffle up to `max_shuffle_buffer` examples) and cut
+    at `cfg.max_train_samples`, and every split is batched by `cfg.batch_size` (see `make_pipeline`).
+    """
+    return {
+        "train": make_pipeline(data.train.map(to_example), cfg.batch_size, shuffle=True, seed=cfg.seed,
+                               max_examples=cfg.max_train_samples,
+                               shuffle_buffer=min(max(n_train, 1), max_shuffle_buffer)),
+        "validation": make_pipeline(data.validation.map(to_example), cfg.batch_size),
+        "test": make_pipeline(data.test.map(to_example), cfg.batch_size),
+    }

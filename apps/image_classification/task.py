@@ -13,7 +13,7 @@ from common.datasets import ImageData, load_images
 from common.errors import UsageError
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
-from common.pipeline import make_pipeline
+from common.pipeline import split_pipelines
 from common.task import Task
 
 
@@ -53,13 +53,7 @@ class ImageClassification(Task):
         def cast(image, label):
             return tf.cast(image, tf.float32), label
 
-        n_train = self.num_train_examples(cfg, data)
-        return {
-            "train": make_pipeline(data.train.map(cast), cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                   max_examples=cfg.max_train_samples, shuffle_buffer=min(max(n_train, 1), 20_000)),
-            "validation": make_pipeline(data.validation.map(cast), cfg.batch_size),
-            "test": make_pipeline(data.test.map(cast), cfg.batch_size),
-        }
+        return split_pipelines(data, cfg, cast, self.num_train_examples(cfg, data), max_shuffle_buffer=20_000)
 
     def data_summary(self, data: ImageData) -> dict:
         return {"class_names": data.class_names, "image_shape": list(data.image_shape), "sizes": data.sizes}

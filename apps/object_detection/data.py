@@ -17,13 +17,13 @@ and `objects` {`bbox` (normalised ymin, xmin, ymax, xmax), `label`}, so `load_de
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from common.datasets import _check_can_download, default_data_dir
+from common.datasets import ImageData, _check_can_download, default_data_dir
 from common.datasets.embedded import stratified_split_indices
 from common.errors import UsageError
 
@@ -125,23 +125,11 @@ class DigitScenes(tfds.core.GeneratorBasedBuilder):
 
 
 @dataclass
-class DetectionData:
+class DetectionData(ImageData):
     """Train/validation/test splits of (image float32 0..255, boxes (M, 4) normalised, labels (M,)), unbatched.
 
     Every example is padded to `max_objects` objects; padding has label -1 and an all-zero box.
     """
-
-    name: str
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    class_names: list[str]
-    image_shape: tuple[int, int, int]
-    sizes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
 
 def _detection_features(builder, name: str) -> tuple[str, str, str, str]:

@@ -13,7 +13,7 @@ from apps.object_detection.config import ObjectDetectionConfig
 from apps.object_detection.data import DetectionData, DigitScenes, load_detection
 from apps.object_detection.model import HeatmapFocalLoss, MaskedL1Loss, build_centernet
 from common.errors import UsageError
-from common.pipeline import make_pipeline
+from common.pipeline import split_pipelines
 from common.task import Task
 
 FIGURE_SCENES = 8  # scenes drawn in the plots/ and TensorBoard figure
@@ -73,13 +73,7 @@ class ObjectDetection(Task):
         def to_targets(image, boxes, labels):
             return tf.cast(image, tf.float32), encode(boxes, labels, (height, width), data.num_classes)
 
-        n_train = self.num_train_examples(cfg, data)
-        return {
-            "train": make_pipeline(data.train.map(to_targets), cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                   max_examples=cfg.max_train_samples, shuffle_buffer=min(max(n_train, 1), 10_000)),
-            "validation": make_pipeline(data.validation.map(to_targets), cfg.batch_size),
-            "test": make_pipeline(data.test.map(to_targets), cfg.batch_size),
-        }
+        return split_pipelines(data, cfg, to_targets, self.num_train_examples(cfg, data))
 
     def data_summary(self, data: DetectionData) -> dict:
         return {"class_names": data.class_names, "image_shape": list(data.image_shape), "sizes": data.sizes}
