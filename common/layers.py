@@ -37,7 +37,7 @@ def transformer_encoder(x, *, depth: int, dim: int, heads: int, mlp_dim: int, dr
 
 
 def transformer_decoder(x, context, *, depth: int, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0,
-                        name: str = "decoder"):
+                        name: str = "decoder", context_mask=None):
     """`depth` pre-norm Transformer decoder blocks on `(batch, time, dim)` target tokens.
 
     Each block is x + causal self-attention(LN(x)), x + cross-attention(LN(x), context), then
@@ -51,6 +51,10 @@ def transformer_decoder(x, context, *, depth: int, dim: int, heads: int, mlp_dim
         context: the encoder's output, `(batch, source_time, dim)`.
         depth, dim, heads, mlp_dim, dropout: as in `transformer_encoder`.
         name: layer-name prefix: `{name}1_self_attention`, `{name}1_cross_attention`, ...
+        context_mask: `(batch, source_time)` booleans, True where the context is not padding. Pass it
+            when the context is padded: Keras hands a tensor's own mask only to the first attention
+            layer that reads it (`MultiHeadAttention` then clears it), so without this argument the
+            blocks after the first would attend to the padding too.
 
     Example:
         >>> target, source = keras.Input((7, 16)), keras.Input((9, 16))
@@ -61,17 +65,26 @@ def transformer_decoder(x, context, *, depth: int, dim: int, heads: int, mlp_dim
         prefix = f"{name}{block + 1}"
         x = _attention_residual(x, None, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_self_attention",
                                 causal=True)
-        x = _attention_residual(x, context, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_cross_attention")
+        x = _attention_residual(x, context, heads=heads, dim=dim, dropout=dropout, name=f"{prefix}_cross_attention",
+                                context_mask=context_mask)
         x = _mlp_residual(x, dim=dim, mlp_dim=mlp_dim, dropout=dropout, name=f"{prefix}_mlp")
     return x
 
 
-def _attention_residual(x, context, *, heads: int, dim: int, dropout: float, name: str, causal: bool = False):
+def _attention_residual(x, context, *, heads: int, dim: int, dropout: float, name: str, causal: bool = False,
+                        context_mask=None):
     """x + MHA(LN(x), context), with self-attention where `context` is None; layers `{name}_norm`,
     `{name}` and `{name}_residual` (pre-norm: the branch input is normalised, not the sum)."""
     y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm")(x)
     attention = layers.MultiHeadAttention(heads, max(1, dim // heads), name=name)
-    y = attention(y, y, use_causal_mask=True) if causal else attention(y, y if context is None else context)
+    if causal:
+        y = attention(y, y, use_causal_mask=True)
+    elif context is None:
+        y = attention(y, y)
+    elif context_mask is not None:
+        y = attention(y, context, value_mask=context_mask)
+    else:
+        y = attention(y, context)
     if dropout:
         y = layers.Dropout(dropout)(y)
     return layers.Add(name=f"{name}_residual")([x, y])

@@ -190,6 +190,19 @@ def test_models_round_trip_with_their_vocabularies(tmp_path, vocabularies, famil
 
 
 @pytest.mark.parametrize("family", ["transformer", "rnn"])
+def test_source_padding_changes_nothing(vocabularies, family):
+    """A sentence's logits are the same alone and padded beside a longer one, in every decoder block."""
+    keras.utils.set_random_seed(2)
+    model = build_translator(*vocabularies, model=family, max_length=10,
+                              **{**TINY[family], **({"depth": 2} if family == "transformer" else {})})
+    short, long = "Der Hund.", "Die Katze ist nicht sehr müde."
+    target = np.array([[2, 5, 6]], np.int32)
+    alone = keras.ops.convert_to_numpy(model([as_sources([short]), target]))
+    batch = keras.ops.convert_to_numpy(model([as_sources([short, long]), np.repeat(target, 2, axis=0)]))
+    np.testing.assert_allclose(batch[:1], alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["transformer", "rnn"])
 def test_beam_search_against_greedy(vocabularies, family):
     keras.utils.set_random_seed(1)
     model = build_translator(*vocabularies, model=family, max_length=8, **TINY[family])

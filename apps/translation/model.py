@@ -114,7 +114,8 @@ def build_transformer_translator(source_vocabulary: list[str], target_vocabulary
     source = keras.Input((1,), dtype="string", name="source")
     target = keras.Input((None,), dtype="int32", name="target")
     ids = source_ids(source, source_vocabulary, max_length)
-    x = TokenAndPositionEmbedding(len(source_vocabulary), max_length, embed_dim, name="source_embedding")(ids)
+    embedding = TokenAndPositionEmbedding(len(source_vocabulary), max_length, embed_dim, name="source_embedding")
+    x = embedding(ids)
     if dropout:
         x = layers.Dropout(dropout, name="source_dropout")(x)
     x = transformer_encoder(x, depth=depth, dim=embed_dim, heads=heads, mlp_dim=mlp_dim, dropout=dropout,
@@ -124,7 +125,7 @@ def build_transformer_translator(source_vocabulary: list[str], target_vocabulary
     if dropout:
         y = layers.Dropout(dropout, name="target_dropout")(y)
     y = transformer_decoder(y, context, depth=depth, dim=embed_dim, heads=heads, mlp_dim=mlp_dim, dropout=dropout,
-                            name="decoder")
+                            name="decoder", context_mask=embedding.compute_mask(ids))
     y = layers.LayerNormalization(epsilon=1e-6, name="decoder_output")(y)
     logits = VocabularyProjection(target_vocabulary, name="logits")(y)
     return keras.Model([source, target], logits, name="translator_transformer")
