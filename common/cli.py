@@ -222,7 +222,9 @@ def _use_run(task, args) -> int:
         return 0
     if args.action in dict(task.actions):
         cfg, model, summary = serving.load_run(task, args.run, None, args.set)
-        print(task.run_action(args.action, model, cfg, {**summary, "run_dir": args.run}, args))
+        output = task.run_action(args.action, model, cfg, {**summary, "run_dir": args.run}, args)
+        if output is not None:  # None: the action printed as it went (an interactive loop)
+            print(output)
         return 0
     path = serving.export_run(task, args.run, args.path)
     print(f"SavedModel written to {path} (signature: serving_default)")

@@ -67,6 +67,18 @@ def load_model(path: str) -> keras.Model:
         raise UsageError(f"cannot load model {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
+def _model_inputs(model: keras.Model, args: tuple):
+    """The endpoint's positional tensors (in `model.inputs` order) in the structure the model takes:
+    one tensor, a list, or a dict keyed by input name (a model on named table columns)."""
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):  # models that were never called on Keras inputs
+        structure = None
+    if isinstance(structure, dict):
+        return keras.tree.pack_sequence_as(structure, list(args))
+    return args[0] if len(args) == 1 else list(args)
+
+
 def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
     """Exports an inference-only SavedModel with a `serve` / `serving_default` signature.
 
@@ -90,8 +102,7 @@ def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
         archive.track(model)
         archive.add_endpoint(
             "serve",
-            lambda *args: (postprocess or (lambda out: out))(model(args[0] if len(args) == 1 else list(args),
-                                                                    training=False)),
+            lambda *args: (postprocess or (lambda out: out))(model(_model_inputs(model, args), training=False)),
             input_signature=signature,
         )
         archive.write_out(tmp, verbose=False)

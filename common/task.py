@@ -56,6 +56,8 @@ class Task:
     config_class: type[TrainConfig] = TrainConfig
     models: tuple[str, ...] = ()
     monitor: str = "val_loss"
+    # Whether `monitor` improves downwards ("min") or upwards ("max"); "auto" lets Keras tell from its name.
+    monitor_mode: str = "auto"
     # The benchmark table's metric: (key of metrics["test"], "higher" | "lower" is better, format).
     primary_metric: tuple[str, str, str] = ("accuracy", "higher", ".4f")
     # Benchmark rows beyond the default config (always a row named "<app>-<default dataset>"):
@@ -117,6 +119,12 @@ class Task:
             jit_compile=cfg.jit_compile,
         )
 
+    def callbacks(self, cfg: TrainConfig, data: Any, run) -> list:
+        """The application's own `fit` callbacks (e.g. a GAN's sample grid); `run` is the `RunDir` they may
+        write to. They run before the suite's, so what they add to an epoch's logs reaches TensorBoard,
+        the CSV log and the best-model checkpoint (`monitor`)."""
+        return []
+
     # --- evaluation -------------------------------------------------------------------------
     def evaluate(self, model: keras.Model, cfg: TrainConfig, data: Any, inputs: dict) -> dict[str, float]:
         """Test-split metrics of a trained model."""
@@ -145,7 +153,8 @@ class Task:
         """Adds the options of the application's own action `name` (one of `actions`) to its argparse parser."""
 
     def run_action(self, name: str, model: keras.Model, cfg: TrainConfig, summary: dict, args) -> str:
-        """Runs the application's own action `name` on a finished run's model; returns the text to print."""
+        """Runs the application's own action `name` on a finished run's model; returns the text to print, or
+        None where the action printed its output itself as it went (an interactive loop)."""
         raise NotImplementedError
 
     def serving_outputs(self, cfg: TrainConfig, outputs):
@@ -164,6 +173,11 @@ class Task:
         raise NotImplementedError
 
     # --- benchmark --------------------------------------------------------------------------
+    def primary_metric_of(self, metrics: dict) -> tuple[str, str, str]:
+        """The benchmark metric of one run (its metrics.json); `primary_metric` unless an application's
+        rows measure different things (a classification row and a regression row, say)."""
+        return self.primary_metric
+
     def benchmark_target(self, metrics: dict) -> tuple[str, bool, str] | None:
         """The target of one benchmark run, as (text, met, detail); None where there is none."""
         return None

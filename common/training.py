@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from common import distribute
 from common.config import TrainConfig, save_config
-from common.errors import TrainingDiverged
+from common.errors import TrainingDiverged, UsageError
 from common.export import atomic_write_json, atomic_write_text, save_model
 from common.monitoring import (
     AtomicModelCheckpoint,
@@ -170,10 +170,11 @@ def train(
         throughput = Throughput(n_train)
         nan_stop = StopOnNaN()
         callbacks = [
+            *task.callbacks(cfg, data, own),
             nan_stop,
             keras.callbacks.TensorBoard(own.logs, write_graph=False),
             keras.callbacks.CSVLogger(own.csv_log, append=True),
-            AtomicModelCheckpoint(own.best, monitor=task.monitor, save_best_only=True),
+            AtomicModelCheckpoint(own.best, monitor=task.monitor, mode=task.monitor_mode, save_best_only=True),
             throughput,
         ]
         if cfg.image_summary_every:
@@ -184,7 +185,8 @@ def train(
         if cfg.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor=task.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True
+                    monitor=task.monitor, mode=task.monitor_mode, patience=cfg.early_stopping_patience,
+                    restore_best_weights=True
                 )
             )
         # Last, so an interruption raised by an earlier callback never records an unfinished epoch.
@@ -283,12 +285,23 @@ def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, overwrite: bool, verb
                 shutil.rmtree(path)
             elif os.path.exists(path):
                 os.remove(path)
+    fresh = not os.path.exists(run.root)
+    had_config = os.path.isfile(run.config)
     os.makedirs(run.root, exist_ok=True)
     save_config(cfg, task.name, run.config)
     if verbose != 0:
         print(f"{task.name}: {cfg.dataset}, run dir {run.root}", flush=True)
     start = time.perf_counter()
-    result = task.train_loop(cfg, run, verbose)
+    try:
+        result = task.train_loop(cfg, run, verbose)
+    except UsageError:
+        # Bad input found by the loop: leave no half-made run dir behind (the fit path checks its data first).
+        if fresh:
+            shutil.rmtree(run.root, ignore_errors=True)
+        elif not had_config:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(run.config)
+        raise
     train_seconds = time.perf_counter() - start
     metrics = {
         "app": task.name,

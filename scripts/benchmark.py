@@ -66,6 +66,7 @@ Usage:
     python scripts/benchmark.py --only image_classification-digits --only overhead
     python scripts/benchmark.py --quick --overhead-epochs 1 --output-dir /tmp/bench-quick
     python scripts/benchmark.py --list                # row names
+    python scripts/benchmark.py --only translation-de_en_sentences --collect translation-de_en_sentences=RUN_DIR
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, ve
         log(f"row {row['name']} FAILED: {result['error']}")
         return result
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
+    return finish_row(result, task, metrics)
+
+
+def finish_row(result: dict, task, metrics: dict) -> dict:
+    """Adds a finished run's metrics, primary metric and target verdict to its row."""
     result["metrics"] = metrics
     key, better, _ = primary_metric(metrics)
     result["primary_metric"] = {"name": key, "better": better, "model": metrics["test"].get(key)}
@@ -140,15 +146,41 @@ def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, ve
     if target:
         text, met, detail = target
         result["target"] = {"text": text, "met": bool(met), "detail": detail}
-    log(f"row {row['name']} done in {result['wall_seconds']} s: {key}={metrics['test'].get(key)}")
+    log(f"row {result['name']} done in {result['wall_seconds']} s: {key}={metrics['test'].get(key)}")
     return result
 
 
+def collect_row(row: dict, run_dir: str, *, data_dir: str | None) -> dict:
+    """The row of a run already trained elsewhere (`--collect NAME=RUN_DIR`), e.g. by `dlsuite APP train`
+    with the row's settings on another machine: its metrics.json, checked against the row's config."""
+    from apps import get_app
+    from common.config import resolve_config
+
+    task = get_app(row["app"])
+    overrides = {**row["overrides"], **({"data_dir": data_dir} if data_dir else {})}
+    # Through JSON, as metrics.json holds it: tuple fields come back as lists.
+    cfg = json.loads(json.dumps(resolve_config(task.config_class, task.name, None, overrides, []).to_dict()))
+    try:
+        with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as fh:
+            metrics = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--collect {row['name']}: no finished run in {run_dir} ({exc})") from None
+    ran = metrics.get("config", {})
+    differs = sorted(k for k in cfg if k != "data_dir" and ran.get(k) != cfg[k])
+    if metrics.get("app") != task.name or differs:
+        raise ValueError(f"--collect {row['name']}: {run_dir} was trained with other settings "
+                         f"({', '.join(differs) or 'application ' + str(metrics.get('app'))})")
+    result = {**row, "overrides": overrides, "output_dir": run_dir, "config": cfg, "collected": True,
+              "wall_seconds": metrics.get("train_seconds")}
+    log(f"row {row['name']}: collected from {run_dir}")
+    return finish_row(result, task, metrics)
+
+
 def primary_metric(metrics: dict) -> tuple[str, str, str]:
-    """The application's `primary_metric`: (key of metrics["test"], "higher" | "lower", format)."""
+    """The run's `Task.primary_metric_of`: (key of metrics["test"], "higher" | "lower", format)."""
     from apps import get_app
 
-    return get_app(metrics["app"]).primary_metric
+    return get_app(metrics["app"]).primary_metric_of(metrics)
 
 
 def app_summaries(rows: list[dict]) -> list[dict]:
@@ -331,13 +363,18 @@ def render_markdown(report: dict) -> str:
         target = row.get("target")
         target_text = f"{_verdict(target['met'], quick)}: {target['detail']}" if target else "-"
         name = f"{row['name']} (quick)" if quick else row["name"]
+        name += " (collected)" if row.get("collected") else ""
         lines.append(
             f"| {name} | {m['app']} | {m['dataset']} | {key} ({better} is better) | "
             f"{model_value:{fmt}} | {baselines} | {m['epochs']} | {m['train_seconds']:.1f} | "
             f"{m['examples_per_second']:.0f} | {m['parameters']:,} | {target_text} |"
         )
     lines += ["", "train s: wall time of `model.fit` (validation included); examples/s: training phase only "
-              "(`Throughput` callback, validation excluded).", ""]
+              "(`Throughput` callback, validation excluded)."]
+    if any(row.get("collected") for row in report["rows"]):
+        lines.append("(collected): a run trained earlier with the row's exact settings (`--collect`), read from "
+                     "its metrics.json, not trained by this benchmark.")
+    lines.append("")
 
     ov = report.get("overhead")
     if ov is None:
@@ -454,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train nothing: merge the rows of these benchmark.json files (a later file's row "
                              "replaces an earlier one of the same name; the overhead comes from the last file "
                              "that has one) into OUTPUT_DIR/benchmark.md and .json")
+    parser.add_argument("--collect", action="append", default=[], metavar="NAME=RUN_DIR",
+                        help="take row NAME from a finished run dir (its metrics.json; the run's config must be "
+                             "the row's) instead of training it; repeatable; rows not selected by --only are skipped")
     parser.add_argument("-v", "--verbose", action="store_true", help="one Keras log line per epoch")
     return parser
 
@@ -478,6 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"benchmark.py: error: unknown row(s) {', '.join(unknown)} (known: {', '.join(names)})", file=sys.stderr)
         return 2
+    collected = dict(item.partition("=")[::2] for item in args.collect)
+    bad = [n for n, d in collected.items() if n not in names or not d]
+    if bad:
+        print(f"benchmark.py: error: --collect needs NAME=RUN_DIR with a known row name, not {', '.join(bad)}",
+              file=sys.stderr)
+        return 2
     selected = [r for r in rows if not args.only or r["name"] in args.only]
     do_overhead = not args.only or OVERHEAD_NAME in args.only
     overhead_epochs = args.overhead_epochs or (QUICK_EPOCHS if args.quick else 5)
@@ -489,6 +535,13 @@ def main(argv: list[str] | None = None) -> int:
     report = {"quick": args.quick, "output_dir": args.output_dir, "machine": machine, "rows": [], "overhead": None,
               "targets": {}}
     for row in selected:
+        if row["name"] in collected:
+            try:
+                report["rows"].append(collect_row(row, collected[row["name"]], data_dir=args.data_dir))
+            except ValueError as exc:
+                print(f"benchmark.py: error: {exc}", file=sys.stderr)
+                return 2
+            continue
         report["rows"].append(run_row(row, args.output_dir, quick=args.quick, data_dir=args.data_dir, verbose=verbose))
     if do_overhead:
         try:

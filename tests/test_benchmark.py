@@ -45,3 +45,27 @@ def test_bad_arguments(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert benchmark.main(["--list"]) == 0
     assert "sentiment-vader_movies" in capsys.readouterr().out
+
+
+def test_collect_a_run_trained_elsewhere(tmp_path, capsys):
+    benchmark = load_benchmark()
+    quick = tmp_path / "quick"
+    assert benchmark.main(["--quick", "--only", "image_classification-digits", "--output-dir", str(quick)]) == 0
+    run_dir = quick / "image_classification-digits"
+    capsys.readouterr()
+    # The quick run has 2 epochs, not the row's 40: refused.
+    args = ["--only", "image_classification-digits", "--output-dir", str(tmp_path / "out")]
+    assert benchmark.main(args + ["--collect", f"image_classification-digits={run_dir}"]) == 2
+    assert "other settings (epochs)" in capsys.readouterr().err
+    # The same metrics with the row's settings are taken as they are, and marked as collected.
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics["config"]["epochs"] = 40
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    assert benchmark.main(args + ["--collect", f"image_classification-digits={full}"]) == 0
+    row = json.loads((tmp_path / "out" / "benchmark.json").read_text(encoding="utf-8"))["rows"][0]
+    assert row["collected"] and row["metrics"]["test"]["accuracy"] == metrics["test"]["accuracy"]
+    assert "| image_classification-digits (collected) |" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "image_classification-digits").exists()  # nothing was trained
+    assert benchmark.main(args + ["--collect", "image_classification-digits"]) == 2

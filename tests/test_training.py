@@ -202,6 +202,8 @@ class CountingLoopTask(type(get_app("image_classification"))):
         self.stop_at = stop_at
 
     def train_loop(self, cfg, run, verbose):
+        if cfg.dataset == "bad":
+            raise UsageError("bad input")
         os.makedirs(run.checkpoints, exist_ok=True)
         state = os.path.join(run.checkpoints, "count.txt")
         done = int(open(state).read()) if os.path.exists(state) else 0
@@ -226,3 +228,7 @@ def test_task_with_its_own_loop_writes_metrics_and_resumes(tmp_path):
     assert read_json(os.path.join(out, "metrics.json"))["app"] == "image_classification"
     with pytest.raises(UsageError, match="finished run"):
         train(CountingLoopTask(), cfg, out, verbose=0)
+    bad = resolve_config(CountingLoopTask.config_class, "image_classification", overrides={"dataset": "bad"})
+    with pytest.raises(UsageError, match="bad input"):
+        train(CountingLoopTask(), bad, str(tmp_path / "bad"), verbose=0)
+    assert not os.path.exists(tmp_path / "bad")  # bad input leaves no run dir that would need --overwrite

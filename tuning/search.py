@@ -20,6 +20,7 @@ from common import distribute
 from common.config import TrainConfig, save_config
 from common.errors import UsageError
 from common.export import atomic_write_json
+from common.runs import RunDir
 from common.task import Task
 from common.training import run_context, steps_for
 
@@ -106,11 +107,14 @@ def search(task: Task, cfg: TrainConfig, output_dir: str, tuner: str = "random",
         hypermodel = AppHyperModel(task, cfg, data, steps)
         os.makedirs(output_dir, exist_ok=True)
         save_config(cfg, task.name, os.path.join(output_dir, "config.json"))
-        objective = keras_tuner.Objective(task.monitor, direction="min" if "loss" in task.monitor else "max")
+        direction = task.monitor_mode if task.monitor_mode != "auto" else "min" if "loss" in task.monitor else "max"
+        objective = keras_tuner.Objective(task.monitor, direction=direction)
         kt = make_tuner(tuner, hypermodel, objective, max_trials, cfg.epochs, output_dir, cfg.seed, strategy)
-        callbacks = [keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), write_graph=False)]
+        callbacks = [*task.callbacks(cfg, data, RunDir(output_dir)),
+                     keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), write_graph=False)]
         if cfg.early_stopping_patience:
-            callbacks.append(keras.callbacks.EarlyStopping(task.monitor, patience=cfg.early_stopping_patience))
+            callbacks.append(keras.callbacks.EarlyStopping(task.monitor, mode=task.monitor_mode,
+                                                           patience=cfg.early_stopping_patience))
         kt.search(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs,
                   callbacks=callbacks, verbose=verbose)
 

@@ -1,4 +1,4 @@
-"""The user's own files: image folders (one sub-folder per class) and CSV time series."""
+"""The user's own files: image folders (one sub-folder per class), CSV tables and CSV time series."""
 
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def load_image_folder(path: str, image_size: int, channels: int, seed: int):
     )
 
 
-def read_series_csv(path: str, column: str = "", time_column: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Reads one numeric column of a CSV as a series; blank cells are linearly interpolated."""
+def read_csv_frame(path: str):
+    """A CSV file as a pandas DataFrame (blank cells are NaN); UsageError if it is missing, unreadable or empty."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -97,6 +97,14 @@ def read_series_csv(path: str, column: str = "", time_column: str = "") -> tuple
         raise UsageError(f"cannot read CSV {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if frame.empty:
         raise UsageError(f"CSV {path} has no rows")
+    return frame
+
+
+def read_series_csv(path: str, column: str = "", time_column: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Reads one numeric column of a CSV as a series; blank cells are linearly interpolated."""
+    import pandas as pd
+
+    frame = read_csv_frame(path)
     if not column:
         numeric = [c for c in frame.columns if c != time_column and pd.api.types.is_numeric_dtype(frame[c])]
         if len(numeric) != 1:
