@@ -1,0 +1,150 @@
+"""An MLP on raw table rows, its feature engineering done by Keras preprocessing layers inside the model.
+
+Every feature column is one model input of shape `(batch, 1)`: float32 for numeric columns (NaN
+where the cell is missing), string for categorical ones ("" where missing). Inside the model:
+
+* numeric: `Normalization` with the training split's mean and variance (missing cells ignored),
+  then `ImputeWithIndicator`: a missing value becomes 0, i.e. the training mean, and a 0/1
+  indicator feature says it was missing;
+* categorical: `StringLookup` one-hot over the training split's values (the most frequent
+  `max_categories`), with "" (missing) as a category of its own and one slot for unseen values.
+
+So the saved `.keras` model and the exported SavedModel both take raw rows with missing cells.
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers, ops
+
+MISSING = ""  # a missing categorical cell: a category of its own in every vocabulary
+
+
+def input_name(column: str) -> str:
+    """The model input name of a column: TF op names allow letters, digits and `_.-/` only."""
+    name = re.sub(r"[^A-Za-z0-9_.\-/]", "_", column.strip())
+    return name if re.match(r"[A-Za-z0-9.]", name) else f"c{name}"
+
+
+def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
+                        max_categories: int = 100) -> dict:
+    """Statistics of the training rows that the preprocessing layers are built with.
+
+    Returns:
+        {"numeric": {column: [mean, variance]}, "categorical": {column: vocabulary}}; a column with
+        no numbers gets mean 0 and variance 1, a constant one variance 1; each vocabulary starts
+        with "" (missing) and then holds the most frequent values, ties in alphabetical order.
+
+    Example:
+        >>> frame = pd.DataFrame({"x": [1.0, np.nan, 3.0], "c": ["a", "", "b"]})
+        >>> learn_preprocessing(frame, ["x"], ["c"])
+        {'numeric': {'x': [2.0, 1.0]}, 'categorical': {'c': ['', 'a', 'b']}}
+    """
+    stats = {}
+    for column in numeric:
+        values = frame[column].to_numpy(np.float64)
+        values = values[~np.isnan(values)]
+        mean = float(values.mean()) if len(values) else 0.0
+        variance = float(values.var()) if len(values) else 1.0
+        stats[column] = [mean, variance if variance > 1e-12 else 1.0]
+    vocabularies = {}
+    for column in categorical:
+        counts = frame[column][frame[column] != MISSING].value_counts()
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:max_categories]
+        vocabularies[column] = [MISSING] + [str(value) for value, _ in ranked]
+    return {"numeric": stats, "categorical": vocabularies}
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class ImputeWithIndicator(keras.layers.Layer):
+    """Replaces NaN by `fill_value` and appends a 0/1 feature per column that marks where it was.
+
+    Args:
+        fill_value: what a missing value becomes (0 after `Normalization`: the training mean).
+
+    Example:
+        >>> ImputeWithIndicator()(np.array([[1.5], [np.nan]], "float32")).numpy().tolist()
+        [[1.5, 0.0], [0.0, 1.0]]
+    """
+
+    def __init__(self, fill_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.fill_value = fill_value
+
+    def call(self, x):
+        missing = ops.isnan(x)
+        filled = ops.where(missing, ops.full_like(x, self.fill_value), x)
+        return ops.concatenate([filled, ops.cast(missing, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "fill_value": self.fill_value}
+
+
+def feature_inputs(preprocessing: dict) -> tuple[dict, list]:
+    """The model's raw-row inputs and their encoded features (one tensor per column)."""
+    inputs, encoded = {}, []
+    for column, (mean, variance) in preprocessing["numeric"].items():
+        name = input_name(column)
+        x = inputs[name] = keras.Input(shape=(1,), dtype="float32", name=name)
+        x = layers.Normalization(mean=[mean], variance=[variance], name=f"{name}_normalize")(x)
+        encoded.append(ImputeWithIndicator(name=f"{name}_impute")(x))
+    for column, vocabulary in preprocessing["categorical"].items():
+        name = input_name(column)
+        x = inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
+        encoded.append(layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot", name=f"{name}_lookup")(x))
+    return inputs, encoded
+
+
+def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int = 64, depth: int = 2,
+                      dropout: float = 0.1, target_mean: float = 0.0, target_std: float = 1.0,
+                      seed: int | None = None) -> keras.Model:
+    """A classifier (softmax over `num_classes`) or regressor (`num_classes=0`) on raw rows.
+
+    Args:
+        preprocessing: `learn_preprocessing` of the training rows.
+        num_classes: classes of the target; 0 for regression.
+        units: width of each hidden layer.
+        depth: hidden ReLU layers.
+        dropout: dropout after each hidden layer.
+        target_mean, target_std: regression: the last layer predicts a standardised target, which a
+            `Rescaling` layer turns back into the target's units, so outputs (and the loss) are in them.
+        seed: seed of the dropout masks.
+
+    Example:
+        >>> train = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
+        >>> model = build_tabular_mlp(learn_preprocessing(train, ["x"], ["c"]), num_classes=3, units=8)
+        >>> rows = pd.DataFrame({"x": [np.nan], "c": [""]})  # both cells missing
+        >>> model.predict(model_inputs(rows, ["x"], ["c"]), verbose=0).shape
+        (1, 3)
+    """
+    inputs, encoded = feature_inputs(preprocessing)
+    if not inputs:
+        raise ValueError("the table has no feature columns")
+    x = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
+    for i in range(depth):
+        x = layers.Dense(units, activation="relu", name=f"hidden_{i + 1}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, seed=seed, name=f"dropout_{i + 1}")(x)
+    if num_classes:
+        outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    else:
+        x = layers.Dense(1, name="standardized")(x)
+        outputs = layers.Rescaling(scale=target_std, offset=target_mean, name="prediction")(x)
+    return keras.Model(inputs, outputs, name="tabular_mlp")
+
+
+def model_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict:
+    """The model's input dict of a feature table: `(n, 1)` float32 (NaN = missing) and string tensors."""
+    import tensorflow as tf
+
+    inputs = {input_name(c): tf.constant(frame[c].to_numpy(np.float32).reshape(-1, 1)) for c in numeric}
+    inputs.update({input_name(c): tf.constant(frame[c].astype(str).to_numpy(object).reshape(-1, 1), tf.string)
+                   for c in categorical})
+    return inputs

@@ -1,0 +1,251 @@
+"""Tabular tests: the table loader and its errors, the preprocessing layers on rows with missing cells, model and
+SavedModel round trips on raw rows, training lowering the loss, and the CLI end to end with its bad inputs."""
+
+import csv
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from apps.tabular.model import ImputeWithIndicator, build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+from common.datasets.tabular import load_table
+from common.errors import UsageError
+from common.export import export_saved_model
+from conftest import read_json
+
+TINY = ["--set", "units=8", "--set", "depth=1", "--set", "image_summary_every=0", "--set", "examples=3",
+        "--batch-size", "32"]
+COLUMNS = ("colour", "width", "height", "grade", "size")  # the features when "kind" is the target
+
+
+def measurements(n: int = 90, seed: int = 0) -> pd.DataFrame:
+    """Rows whose class and size follow their width and colour (a learnable toy, for mechanics), with holes."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "green", "blue"], n)
+    width = rng.normal(10, 3, n).round(2)
+    height = (2 * width + rng.normal(0, 1, n)).round(2)
+    kind = np.where(width > 10, "large", "small")
+    frame = pd.DataFrame({"colour": colour, "width": width, "height": height, "grade": rng.integers(1, 4, n),
+                          "kind": kind, "size": (width * 3 + (colour == "red") * 5).round(2)})
+    frame.loc[::7, "width"] = np.nan
+    frame.loc[::5, "colour"] = np.nan
+    return frame
+
+
+def write_csv(path, frame: pd.DataFrame) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def table_csv(tmp_path):
+    return write_csv(tmp_path / "table.csv", measurements())
+
+
+def test_csv_table_split_and_task_inference(table_csv):
+    data = load_table(table_csv, target="kind")
+    assert data.task == "classification" and data.class_names == ["large", "small"]
+    assert sum(data.sizes.values()) == 90 and data.sizes == {"train": 63, "validation": 9, "test": 18}
+    assert data.numeric == ["width", "height", "grade", "size"] and data.categorical == ["colour"]
+    assert set(data.targets["test"]) == {0, 1}
+    train = data.frames["train"]
+    assert train["width"].isna().any() and (train["colour"] == "").any()  # missing cells stay missing
+    assert load_table(table_csv, target="size").task == "regression"
+    assert load_table(table_csv, target="grade").task == "classification"  # few whole numbers
+    forced = load_table(table_csv, target="grade", task="regression", categorical_columns=("height",),
+                        drop_columns=("size",))
+    assert forced.task == "regression" and "height" in forced.categorical and "size" not in forced.columns
+
+
+def test_rows_without_a_target_are_left_out(tmp_path):
+    frame = measurements()
+    frame.loc[:4, "kind"] = np.nan
+    data = load_table(write_csv(tmp_path / "t.csv", frame), target="kind")
+    assert data.dropped == 5 and sum(data.sizes.values()) == 85
+
+
+def test_bad_tables(tmp_path, table_csv):
+    with pytest.raises(UsageError, match="no target column 'species'"):
+        load_table(table_csv, target="species")
+    constant = measurements().assign(kind="same")
+    with pytest.raises(UsageError, match="constant"):
+        load_table(write_csv(tmp_path / "c.csv", constant), target="kind")
+    many = measurements(300).assign(kind=[f"k{i % 60}" for i in range(300)])
+    with pytest.raises(UsageError, match="60 distinct values: too many classes"):
+        load_table(write_csv(tmp_path / "m.csv", many), target="kind")
+    with pytest.raises(UsageError, match="not numeric"):
+        load_table(table_csv, target="kind", task="regression")
+    with pytest.raises(UsageError, match="drop_columns names 'nope'"):
+        load_table(table_csv, target="kind", drop_columns=("nope",))
+    with pytest.raises(UsageError, match="class 'rare' of target 'kind' has 2 rows"):
+        load_table(write_csv(tmp_path / "r.csv", measurements().assign(kind=["rare"] * 2 + ["common"] * 88)),
+                   target="kind")
+    with pytest.raises(UsageError, match="not found"):
+        load_table(str(tmp_path / "missing.csv"), target="kind")
+    with pytest.raises(UsageError, match="is a image dataset"):
+        load_table("digits", target="label")
+
+
+def test_preprocessing_learns_from_training_rows_only():
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3.0, 5.0], "c": ["b", "", "a", "b"]})
+    stats = learn_preprocessing(frame, ["x"], ["c"])
+    assert stats["numeric"]["x"] == pytest.approx([3.0, 8 / 3])  # the NaN is ignored, not counted as 0
+    assert stats["categorical"]["c"] == ["", "b", "a"]  # missing first, then by frequency
+    assert learn_preprocessing(pd.DataFrame({"x": [np.nan, np.nan]}), ["x"], [])["numeric"]["x"] == [0.0, 1.0]
+
+
+def test_impute_with_indicator():
+    out = ImputeWithIndicator()(np.array([[1.5, np.nan], [np.nan, 2.0]], "float32"))
+    np.testing.assert_array_equal(np.asarray(out), [[1.5, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
+
+
+def test_feature_space_on_rows_with_missing_values():
+    """Inside the model: a missing number becomes the training mean plus indicator 1; a missing category has its own
+    one-hot slot, distinct from an unseen category."""
+    train = pd.DataFrame({"x": [2.0, 4.0, np.nan], "c": ["a", "b", ""]})
+    stats = learn_preprocessing(train, ["x"], ["c"])
+    model = build_tabular_mlp(stats, num_classes=2, units=4)
+    features = keras.Model(model.inputs, model.get_layer("features").output)
+    rows = pd.DataFrame({"x": [np.nan, 3.0, 4.0], "c": ["", "zebra", "a"]})
+    encoded = np.asarray(features(model_inputs(rows, ["x"], ["c"])))
+    # x -> (normalised value, missing), then c one-hot over [unseen, missing, a, b]
+    np.testing.assert_allclose(encoded, [[0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 0, 0], [1, 0, 0, 0, 1, 0]], atol=1e-6)
+    assert np.isfinite(model.predict(model_inputs(rows, ["x"], ["c"]), verbose=0)).all()
+
+
+def tiny_model(data, **kwargs):
+    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical)
+    return build_tabular_mlp(stats, len(data.class_names), units=8, depth=1, **kwargs)
+
+
+def test_model_and_saved_model_take_raw_rows(tmp_path, table_csv):
+    data = load_table(table_csv, target="size")
+    y = data.targets["train"]
+    model = tiny_model(data, target_mean=float(y.mean()), target_std=float(y.std()))
+    rows = pd.DataFrame({"colour": ["", "red", "purple"], "width": [np.nan, 9.5, 11.0],
+                         "height": [np.nan, np.nan, 22.0], "grade": [1.0, np.nan, 3.0], "kind": ["", "small", "odd"]})
+    inputs = model_inputs(rows, data.numeric, data.categorical)
+    predicted = model.predict(inputs, verbose=0)
+    assert predicted.shape == (3, 1) and np.isfinite(predicted).all()
+    model.save(tmp_path / "model.keras")
+    again = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(again.predict(inputs, verbose=0), predicted, rtol=1e-5)
+
+    served = tf.saved_model.load(export_saved_model(model, str(tmp_path / "saved")))
+    outputs = served.signatures["serving_default"](**{input_name(c): tf.constant(v) for c, v in inputs.items()})
+    np.testing.assert_allclose(next(iter(outputs.values())).numpy(), predicted, rtol=1e-5)
+
+
+def test_training_lowers_the_loss(table_csv):
+    data = load_table(table_csv, target="kind")
+    model = tiny_model(data)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    ds = tf.data.Dataset.from_tensor_slices((model_inputs(data.frames["train"], data.numeric, data.categorical),
+                                             data.targets["train"])).batch(16)
+    history = model.fit(ds, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny classification run on the toy table, shared by the tests of the finished-run actions."""
+    from common.cli import run as dlsuite
+
+    root = tmp_path_factory.mktemp("tabular")
+    table = write_csv(root / "table.csv", measurements())
+    assert dlsuite(["tabular", "train", "--dataset", table, "--target", "kind", "--epochs", "2",
+                    "--output-dir", str(root / "run"), "--quiet", *TINY]) == 0
+    return root / "run"
+
+
+def test_cli_train_predict_export(cli, tmp_path, trained_run):
+    run = trained_run
+    metrics = read_json(run / "metrics.json")
+    assert metrics["data"]["task"] == "classification" and 0 <= metrics["test"]["accuracy"] <= 1
+    assert {"logistic_regression", "hist_gradient_boosting"} <= set(metrics["baselines"])
+    assert "macro_f1" in metrics["baselines"]["hist_gradient_boosting"]
+    assert (run / "plots" / "confusion_matrix.png").is_file() and (run / "examples" / "predictions.md").is_file()
+    assert list((run / "logs").rglob("events.out.tfevents*"))
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("colour,width,height,grade,size\nred,,20,,\n,12.5,,2,30\n", encoding="utf-8")
+    written = tmp_path / "predicted.csv"
+    code, out, err = cli("tabular", "predict", "--run", run, rows, "--set", f"predictions_csv={written}")
+    assert code == 0, err
+    records = [line for line in out.splitlines() if line.startswith("{")]
+    assert len(records) == 2 and all('"prediction"' in r for r in records)
+    assert list(pd.read_csv(written).columns) == [*COLUMNS, "predicted_kind"]
+
+    code, out, err = cli("tabular", "export", "--run", run, "--path", tmp_path / "saved")
+    assert code == 0, err
+    assert (tmp_path / "saved" / "saved_model.pb").is_file()  # its raw-row signature: test_model_and_saved_model...
+
+
+def test_cli_regression(cli, tmp_path, table_csv):
+    run = tmp_path / "run"
+    code, _, err = cli("tabular", "train", "--dataset", table_csv, "--set", "target=size", "--epochs", "2",
+                       "--output-dir", run, "--quiet", *TINY)
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert metrics["data"]["task"] == "regression" and {"mae", "rmse", "r2"} <= set(metrics["test"])
+    assert {"linear_regression", "hist_gradient_boosting"} <= set(metrics["baselines"])
+    assert (run / "plots" / "predicted_vs_true.png").is_file()
+
+
+def test_cli_bad_inputs(cli, tmp_path, table_csv, trained_run):
+    def fails(*args, match):
+        code, _, err = cli("tabular", *args)
+        assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err
+
+    fails("train", "--dataset", table_csv, "--target", "nope", "--output-dir", tmp_path / "a", match="no target column")
+    constant = write_csv(tmp_path / "constant.csv", measurements().assign(kind="same"))
+    fails("train", "--dataset", constant, "--target", "kind", "--output-dir", tmp_path / "b", match="is constant")
+    many = write_csv(tmp_path / "many.csv", measurements(300).assign(kind=[f"k{i % 60}" for i in range(300)]))
+    fails("train", "--dataset", many, "--target", "kind", "--output-dir", tmp_path / "c", match="too many classes")
+    fails("train", "--set", "task_type=clustering", "--output-dir", tmp_path / "d", match="task_type")
+
+    run = trained_run
+    unknown = tmp_path / "unknown.csv"
+    with open(unknown, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([[*COLUMNS, "wingspan"], ["red", 1, 2, 3, 4, 5]])
+    fails("predict", "--run", run, unknown, match="column(s) 'wingspan' the model was not trained on")
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("colour,width\nred,3\n", encoding="utf-8")
+    fails("predict", "--run", run, lacking, match="lacks column(s) 'height', 'grade'")
+    text = tmp_path / "text.csv"
+    text.write_text("colour,width,height,grade,size\nred,wide,2,3,4\n", encoding="utf-8")
+    fails("predict", "--run", run, text, match="column 'width' of")
+    fails("predict", "--run", run, match="predict needs a CSV")
+
+
+def test_penguins_builder_and_search_space():
+    """The offline default: palmerpenguins through its TFDS builder, missing cells kept; the hyper-model's defaults."""
+    import keras_tuner
+
+    from apps.tabular.config import TabularConfig
+    from apps.tabular.task import Tabular
+
+    data = load_table("penguins", target="species")
+    assert data.sizes == {"train": 240, "validation": 35, "test": 69}
+    assert data.class_names == ["Adelie", "Chinstrap", "Gentoo"]
+    frames = pd.concat(data.frames.values())
+    assert int(frames[data.numeric].isna().sum().sum()) == 8 and int((frames["sex"] == "").sum()) == 11
+    mass = load_table("penguins", target="body_mass_g")
+    assert mass.task == "regression" and mass.dropped == 2
+    cfg = TabularConfig()
+    assert Tabular().search_space(keras_tuner.HyperParameters(), cfg) == {
+        "units": cfg.units, "depth": cfg.depth, "dropout": cfg.dropout, "learning_rate": cfg.learning_rate}
+    assert Tabular().primary_metric_of({"data": {"task": "regression"}})[0] == "mae"
+
+
+def test_tfds_table_under_mock_data(tmp_path):
+    """The online path (`tfds:NAME`) without downloading: TFDS's mock examples of `penguins/simple`."""
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=60, data_dir=str(tmp_path)):
+        data = load_table("tfds:penguins/simple", target="species", data_dir=str(tmp_path))
+    assert data.task == "classification" and len(data.class_names) == 3
+    assert sum(data.sizes.values()) == 60 and data.categorical == ["island", "sex"]
+    assert "body_mass_g" in data.numeric
