@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 
 import keras
@@ -47,29 +48,36 @@ def pretrain_config(cfg: TransferLearningConfig):
 
 
 def pretrained_run_dir(cfg: TransferLearningConfig) -> str:
-    """The default backbone's run directory, pre-training it first if no finished run is cached.
+    """The default backbone's run directory, pre-training it first if no finished run is cached
+    (`cached_classifier_run`). The caller re-seeds afterwards: pre-training seeds the global
+    generators with its own seed."""
+    return cached_classifier_run(pretrain_config(cfg), cfg.data_dir, "transfer_learning")
+
+
+def cached_classifier_run(pre, data_dir: str, app: str) -> str:
+    """The finished image_classification run of config `pre`, trained first if none is cached.
 
     The cache folder is `<parent of the TFDS data dir>/backbones/image_classification-<dataset>-<hash>`,
-    keyed by the pre-training config, so a changed `pretrain` trains a new backbone. The caller
-    re-seeds afterwards: pre-training seeds the global generators with its own seed.
+    keyed by the config (less the settings that don't change the model), so applications that ask for
+    the same classifier share one run (transfer_learning's backbone, the GAN's feature classifier)
+    and a changed config trains a new one. `app` names the caller in the progress lines.
     """
     from apps.image_classification.task import ImageClassification
     from common.datasets import default_data_dir
     from common.training import train
 
-    pre = pretrain_config(cfg)
     key = {k: v for k, v in pre.to_dict().items() if k not in _NOT_IN_CACHE_KEY}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    root = os.path.dirname(os.path.abspath(cfg.data_dir or default_data_dir()))
-    run_dir = os.path.join(root, "backbones", f"image_classification-{pre.dataset}-{digest}")
+    root = os.path.dirname(os.path.abspath(data_dir or default_data_dir()))
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", pre.dataset).strip("_")
+    run_dir = os.path.join(root, "backbones", f"image_classification-{name}-{digest}")
     if RunDir(run_dir).is_finished():
-        print(f"transfer_learning: default backbone: pre-trained run {run_dir} (cached)", flush=True)
+        print(f"{app}: classifier {run_dir} (cached)", flush=True)
         return run_dir
-    print(f"transfer_learning: pre-training the default backbone (image_classification on {pre.dataset}, "
-          f"{pre.epochs} epochs) into {run_dir}; later runs reuse it", flush=True)
+    print(f"{app}: training a classifier (image_classification on {pre.dataset}, {pre.epochs} epochs) "
+          f"into {run_dir}; later runs reuse it", flush=True)
     metrics = train(ImageClassification(), pre, run_dir, verbose=0)
-    print(f"transfer_learning: backbone pre-trained: test accuracy {metrics['test']['accuracy']:.4f} "
-          f"on {pre.dataset}", flush=True)
+    print(f"{app}: classifier trained: test accuracy {metrics['test']['accuracy']:.4f} on {pre.dataset}", flush=True)
     return run_dir
 
 
