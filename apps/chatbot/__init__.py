@@ -1,0 +1,58 @@
+"""Chatbot: a generative dialog model trained on (context, reply) pairs, with a retrieval fallback.
+
+    dlsuite chatbot train                                      # chatterbot_corpus (English), GRU + Luong attention
+    dlsuite chatbot train --set model=transformer              # Transformer encoder-decoder
+    dlsuite chatbot train --language german                    # another language folder of the corpus
+    dlsuite chatbot train --dataset dialog.tsv                 # your own context<TAB>reply lines (UTF-8)
+    dlsuite chatbot chat --run DIR                             # terminal loop; 'quit' or Ctrl-D ends
+    printf 'Hello\\nWhat is AI?\\n' | dlsuite chatbot chat --run DIR --fallback off   # one reply per line
+    dlsuite chatbot chat --run DIR --beam-size 4 "Hello"       # replies to the messages given
+    dlsuite chatbot predict --run DIR "Hello"                  # JSON: reply, confidence, model or retrieval
+    dlsuite chatbot evaluate --run DIR                         # perplexity, BLEU/chrF again; export --run DIR
+
+The machinery is the translation application's, imported, not copied: the models
+(`apps.translation.model.build_translator`: a pre-norm Transformer encoder–decoder, or a
+bidirectional GRU/LSTM encoder with a GRU/LSTM decoder and Luong or Bahdanau attention), its
+tokens and vocabularies (the context vocabulary lives in the model's `TextVectorization` layer,
+the reply vocabulary in its output layer, so a saved model takes raw text), teacher forcing with
+the masked, label-smoothed cross-entropy, the teacher-forced perplexity, sacrebleu scores, and the
+TF-IDF retrieval baseline. The context is the previous turn only.
+
+* Data (`data.py`): `chatterbot_corpus`, the YAML conversations of the `chatterbot-corpus` wheel
+  as an embedded TFDS builder with one config per language (28); consecutive turns are pairs.
+  English: 2,025 conversations (one malformed entry of `trivia.yml` is skipped), 2,306 pairs,
+  split 80/10/10 by whole conversations, and conversations that share a context turn stay in one
+  split, so no test prompt was seen in training: 1,868 / 210 / 228 pairs. Training pairs longer
+  than `max_length` (40) tokens are left out (108).
+* Decoding (`decoding.py`): `IncrementalReplier` runs translation's greedy and beam-search loops
+  (GNMT length penalty, no '[UNK]') but encodes the context once and feeds one token per step
+  (Transformer: cached self-attention inputs per block; RNN: the carried cell state), with the same
+  logits as re-running the decoder over the prefix (tested). On the 228 test contexts of the default
+  runs (same replies either way; shared cores, so rough): GRU greedy 5.1 s instead of 118.7 s,
+  beam 4 18.3 s instead of 121.8 s; Transformer greedy 6.9 s instead of 15.4 s, beam 38.0 s
+  instead of 100.5 s. A message longer than `max_length`
+  tokens is cut to its first `max_length` tokens, with a warning on stderr.
+* Retrieval fallback: where the model's confidence in its greedy reply (mean token
+  log-probability) is below a threshold, the reply is the training reply of the most similar
+  training context (TF-IDF cosine). `fallback=auto` picks the threshold with the best validation
+  BLEU among never, the confidence deciles and always; `chat`/`predict` use the run's choice
+  unless `--fallback off|NUMBER` says otherwise.
+* Evaluation: teacher-forced test perplexity (vs an add-one unigram model of the reply tokens on
+  the same tokens and vocabulary), BLEU and chrF (sacrebleu, lower-cased) of greedy, beam-search
+  and fallback replies against the reference replies (vs retrieval), and the validation BLEU
+  that chose the threshold. TensorBoard's Text tab (and `DIR/examples/replies.md`) shows
+  contexts with reference, greedy (with confidence), beam and retrieval replies.
+* Bad input, each one line and exit code 2: an empty message or stdin line, text that is not
+  UTF-8, an unknown language, a model file whose vocabularies differ from the ones its run
+  recorded (metrics.json keeps their digest), evaluation data whose words the vocabularies mostly
+  miss (under 50%, another language), `--beam-size 0`, a bad `fallback`.
+
+Measured (default config, 12 epochs, seed 0, 2 shared cores at load 15-24, so the times are upper
+bounds): the GRU model (2,050,291 parameters, 385 s of training) reaches test perplexity 208.5
+(unigram baseline 882.9) and BLEU 2.95 greedy / 1.06 beam 4, chrF 5.4 / 6.0; retrieval BLEU 5.64,
+chrF 12.5. The Transformer (`model=transformer`, 1,196,403 parameters, 530 s): perplexity 287.9,
+BLEU 0.08 / 0.04, chrF 6.0 / 5.3. On validation every larger fallback share raised BLEU (never
+2.33, half 2.98, always 4.51), so `auto` falls back always: with 1,868 training pairs and unseen
+test prompts, the generative model writes short generic replies ("i am not yet.") and loses to
+retrieval, and the fallback is what makes the default bot answer with real corpus replies.
+"""
