@@ -1,0 +1,178 @@
+"""PPO: clipped policy-gradient updates on rollouts of parallel environments, with GAE advantages."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.rl.envs import make_env
+from apps.rl.networks import build_actor_critic
+from apps.rl.state import load_state, save_state
+from common.errors import TrainingDiverged
+
+
+def gae(rewards, values, terminated, last_values, gamma: float, lam: float):
+    """Generalised advantage estimates and returns of a (steps, envs) rollout.
+
+    `terminated[t]` ends the episode after step t (no bootstrapping past it); `values[t]` is V(s_t)
+    and `last_values` V of the state after the last step. Returns (advantages, returns)."""
+    rewards, values, terminated = (np.asarray(a, np.float32) for a in (rewards, values, terminated))
+    advantages = np.zeros_like(rewards)
+    running = np.zeros_like(rewards[0])
+    next_values = np.asarray(last_values, np.float32)
+    for t in reversed(range(len(rewards))):
+        alive = 1.0 - terminated[t]
+        delta = rewards[t] + gamma * next_values * alive - values[t]
+        running = delta + gamma * lam * alive * running
+        advantages[t] = running
+        next_values = values[t]
+    return advantages, advantages + values
+
+
+class PPOAgent:
+    """An actor-critic network with PPO's clipped surrogate loss.
+
+    Args:
+        obs_dim: observation length.
+        n_actions: number of discrete actions.
+        hidden: units of the hidden layers of the policy and of the value MLP.
+        learning_rate: initial Adam step size (`update` takes the current one).
+        entropy_coef: weight of the entropy bonus.
+        value_coef: weight of the value loss.
+        max_grad_norm: global-norm gradient clipping.
+        seed: seed of action sampling.
+
+    Example:
+        actions, log_probs, values = agent.act(observations)
+        losses = agent.update(batch, clip_range=0.2, learning_rate=3e-4)
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64, learning_rate: float = 1e-3,
+                 entropy_coef: float = 0.0, value_coef: float = 0.5, max_grad_norm: float = 0.5, seed: int = 0):
+        self.model = build_actor_critic(obs_dim, n_actions, hidden)
+        self.optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=max_grad_norm or None)
+        self.optimizer.build(self.model.trainable_variables)
+        self.entropy_coef, self.value_coef = entropy_coef, value_coef
+        self.seed = tf.random.Generator.from_seed(seed)
+
+    @tf.function
+    def _act(self, obs):
+        logits, value = self.model(obs, training=False)
+        actions = tf.random.stateless_categorical(logits, 1, self.seed.make_seeds(1)[:, 0])[:, 0]
+        log_probs = tf.gather(tf.nn.log_softmax(logits), actions, axis=1, batch_dims=1)
+        return actions, log_probs, value[:, 0]
+
+    def act(self, obs: np.ndarray):
+        """Sampled actions, their log-probabilities and the state values for a batch of observations."""
+        return tuple(t.numpy() for t in self._act(tf.convert_to_tensor(obs, tf.float32)))
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.model(tf.convert_to_tensor(obs, tf.float32), training=False)[1].numpy()[:, 0]
+
+    @tf.function
+    def _train_step(self, obs, actions, old_log_probs, advantages, returns, clip_range):
+        advantages = (advantages - tf.reduce_mean(advantages)) / (tf.math.reduce_std(advantages) + 1e-8)
+        with tf.GradientTape() as tape:
+            logits, values = self.model(obs, training=True)
+            log_all = tf.nn.log_softmax(logits)
+            log_probs = tf.gather(log_all, actions, axis=1, batch_dims=1)
+            ratio = tf.exp(log_probs - old_log_probs)
+            surrogate = tf.minimum(ratio * advantages,
+                                   tf.clip_by_value(ratio, 1 - clip_range, 1 + clip_range) * advantages)
+            policy_loss = -tf.reduce_mean(surrogate)
+            value_loss = tf.reduce_mean(tf.square(returns - values[:, 0]))
+            entropy = -tf.reduce_mean(tf.reduce_sum(tf.exp(log_all) * log_all, axis=-1))
+            loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        return loss, policy_loss, value_loss, entropy
+
+    def update(self, batch: dict[str, np.ndarray], clip_range: float = 0.2, learning_rate: float | None = None):
+        """One gradient step on a minibatch (obs, actions, log_probs, advantages, returns); returns
+        (loss, policy loss, value loss, entropy)."""
+        if learning_rate is not None:
+            self.optimizer.learning_rate.assign(learning_rate)
+        out = self._train_step(tf.convert_to_tensor(batch["obs"], tf.float32),
+                               tf.convert_to_tensor(batch["actions"], tf.int64),
+                               *(tf.convert_to_tensor(batch[k], tf.float32) for k in
+                                 ("log_probs", "advantages", "returns")), tf.constant(clip_range, tf.float32))
+        return tuple(float(v) for v in out)
+
+
+def train_ppo(cfg, run, verbose) -> dict:
+    envs = [make_env(cfg.dataset) for _ in range(cfg.n_envs)]
+    obs_dim = int(np.prod(envs[0].observation_space.shape))
+    agent = PPOAgent(obs_dim, int(envs[0].action_space.n), cfg.hidden, cfg.learning_rate, cfg.entropy_coef,
+                     max_grad_norm=0.5, seed=cfg.seed)
+    path = os.path.join(run.checkpoints, "state.npz")
+    step, episodes, recent = 0, 0, []
+    restored = load_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer})
+    if restored is not None:
+        _, meta = restored
+        step, episodes, recent = meta["step"], meta["episodes"], meta["recent"]
+        if verbose:
+            print(f"resuming at step {step}", flush=True)
+    agent.seed.reset_from_seed(cfg.seed + step)
+    rng = np.random.default_rng(cfg.seed + step)
+    obs = np.stack([env.reset(seed=cfg.seed + 1000 * step + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
+    totals = np.zeros(cfg.n_envs)
+    writer = tf.summary.create_file_writer(run.logs)
+    rollout = cfg.n_envs * cfg.n_steps
+    start, first_step, last_checkpoint = time.perf_counter(), step, step
+    while step < cfg.total_steps:
+        progress = step / cfg.total_steps  # learning rate and clip range decay linearly to 0
+        buf = {k: [] for k in ("obs", "actions", "log_probs", "values", "rewards", "terminated")}
+        for _ in range(cfg.n_steps):
+            actions, log_probs, values = agent.act(obs)
+            rewards, terminated, next_obs = np.zeros(cfg.n_envs, np.float32), np.zeros(cfg.n_envs), obs.copy()
+            for i, env in enumerate(envs):
+                o, r, term, trunc, _ = env.step(int(actions[i]))
+                totals[i] += r
+                if trunc and not term:  # a time limit is not a terminal state: bootstrap from it
+                    r += cfg.gamma * float(agent.value(np.asarray(o, np.float32)[None])[0])
+                if term or trunc:
+                    episodes += 1
+                    recent = (recent + [totals[i]])[-100:]
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("episode_return", totals[i])
+                    totals[i] = 0.0
+                    o, _ = env.reset()
+                rewards[i], terminated[i], next_obs[i] = r, float(term or trunc), o
+            for key, value in zip(buf, (obs, actions, log_probs, values, rewards, terminated)):
+                buf[key].append(value)
+            obs = next_obs
+            step += cfg.n_envs
+        advantages, returns = gae(buf["rewards"], buf["values"], buf["terminated"], agent.value(obs), cfg.gamma,
+                                  cfg.gae_lambda)
+        flat = {"obs": np.concatenate(buf["obs"]), "actions": np.concatenate(buf["actions"]),
+                "log_probs": np.concatenate(buf["log_probs"]), "advantages": advantages.reshape(-1),
+                "returns": returns.reshape(-1)}
+        losses = []
+        for _ in range(cfg.ppo_epochs):
+            order = rng.permutation(rollout)
+            for lo in range(0, rollout, cfg.batch_size):
+                index = order[lo:lo + cfg.batch_size]
+                losses.append(agent.update({k: v[index] for k, v in flat.items()}, cfg.clip_range * (1 - progress),
+                                           cfg.learning_rate * (1 - progress)))
+        losses = np.asarray(losses)
+        if not np.all(np.isfinite(losses)):
+            raise TrainingDiverged(f"training diverged: the PPO loss became NaN/inf at step {step}; "
+                                   f"lower learning_rate (now {cfg.learning_rate:g})")
+        with writer.as_default(step=step):
+            for i, name in enumerate(("loss", "policy_loss", "value_loss", "entropy")):
+                tf.summary.scalar(name, losses[:, i].mean())
+        if step - last_checkpoint >= cfg.checkpoint_every or step >= cfg.total_steps:
+            last_checkpoint = step
+            save_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer}, {},
+                       {"step": step, "episodes": episodes, "recent": recent})
+            if verbose:
+                print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) "
+                      f"{np.mean(recent) if recent else float('nan'):.1f}  loss {losses[:, 0].mean():.4f}", flush=True)
+    writer.flush()
+    seconds = time.perf_counter() - start
+    return {"model": agent.model, "agent": agent, "episodes": episodes,
+            "steps_per_second": (step - first_step) / max(seconds, 1e-9)}

@@ -1,0 +1,53 @@
+"""Resumable training state: networks, optimizer slots, replay data and counters in one atomic file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import keras
+import numpy as np
+
+
+def save_state(path: str, networks: dict[str, keras.Model], optimizers: dict, arrays: dict[str, np.ndarray],
+               meta: dict) -> None:
+    """Writes everything to `path` (an .npz) via a temporary file and `os.replace`: a crash leaves either
+    the previous state or the new one, never a mixture."""
+    entries = {}
+    for name, net in networks.items():
+        for i, w in enumerate(net.get_weights()):
+            entries[f"net/{name}/{i}"] = w
+    for name, opt in optimizers.items():
+        for i, v in enumerate(opt.variables):
+            entries[f"opt/{name}/{i}"] = np.asarray(v)
+    for name, value in arrays.items():
+        entries[f"arr/{name}"] = np.asarray(value)
+    entries["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries)
+    with open(tmp, "wb") as fh:
+        fh.write(buffer.getvalue())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path: str, networks: dict[str, keras.Model], optimizers: dict) -> tuple[dict, dict] | None:
+    """Restores networks and optimizers saved by `save_state`; returns (arrays, meta), or None without a state.
+
+    Each optimizer must already be built on its variables (`optimizer.build(model.trainable_variables)`)."""
+    if not os.path.isfile(path):
+        return None
+    with np.load(path) as data:
+        entries = {key: data[key] for key in data.files}
+    for name, net in networks.items():
+        net.set_weights([entries[f"net/{name}/{i}"] for i in range(len(net.get_weights()))])
+    for name, opt in optimizers.items():
+        for i, v in enumerate(opt.variables):
+            v.assign(entries[f"opt/{name}/{i}"])
+    arrays = {key[len("arr/"):]: value for key, value in entries.items() if key.startswith("arr/")}
+    meta = json.loads(bytes(entries["meta"]).decode())
+    return arrays, meta
