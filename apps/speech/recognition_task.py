@@ -1,0 +1,168 @@
+"""Speech recognition of spoken digit strings: a CTC model (convolutions + bidirectional GRU/LSTM) on
+log-mel spectrograms, greedy and beam-search decoding, word error rate (jiwer) on unseen voices."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from apps.speech.audio import read_wav
+from apps.speech.config import SpeechRecognitionConfig
+from apps.speech.data import UtteranceData, labels_to_text, load_utterances, pad_batch, text_to_labels
+from apps.speech.keyword_task import AudioSummary
+from apps.speech.model import CTCLoss, build_ctc_model, decode
+from common.datasets.speech import DIGIT_WORDS, SAMPLE_RATE
+from common.errors import UsageError
+from common.task import Task
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """Corpus word error rate (jiwer): substitutions + deletions + insertions over reference words."""
+    import jiwer
+
+    # jiwer refuses empty hypotheses' neighbours only for empty references, which digit strings never are.
+    return float(jiwer.wer(references, [h if h else "" for h in hypotheses]))
+
+
+class SpeechRecognition(Task):
+    name = "speech_recognition"
+    description = ("CTC recogniser of spoken digit strings on raw 16 kHz audio: convolutions + bidirectional "
+                   "GRU/LSTM, greedy and beam-search decoding, WER with jiwer")
+    config_class = SpeechRecognitionConfig
+    models = ("gru", "lstm")
+    primary_metric = ("wer", "lower", ".4f")
+
+    def load_data(self, cfg: SpeechRecognitionConfig) -> UtteranceData:
+        return load_utterances(cfg.dataset, cfg.data_dir)
+
+    def num_train_examples(self, cfg, data: UtteranceData) -> int:
+        n = len(data.texts["train"])
+        return min(n, cfg.max_train_samples) if cfg.max_train_samples else n
+
+    def _dataset(self, data: UtteranceData, split: str, cfg, *, train: bool = False) -> tf.data.Dataset:
+        """Batches of utterances of similar length (sorted, then padded), built once; training shuffles the
+        order of the batches every epoch. Fixed batches keep the number of steps per epoch constant,
+        which Keras expects of a dataset of unknown size, where re-bucketing after every shuffle would not."""
+        limit = self.num_train_examples(cfg, data) if train else len(data.texts[split])
+        clips, texts = data.audio[split][:limit], data.texts[split][:limit]
+        order = np.argsort([len(c) for c in clips], kind="stable")
+
+        def rows():
+            for i in order:
+                yield clips[i], np.asarray(text_to_labels(texts[i]), np.int32)
+
+        ds = tf.data.Dataset.from_generator(rows, output_signature=(tf.TensorSpec((None,), tf.int16),
+                                                                    tf.TensorSpec((None,), tf.int32)))
+        batches = max(1, -(-limit // cfg.batch_size))
+        ds = ds.padded_batch(cfg.batch_size, padded_shapes=([None], [None])).cache()
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))  # a generator's size is unknown to Keras
+        if train:
+            ds = ds.shuffle(batches, seed=cfg.seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda a, y: (tf.cast(a, tf.float32) / 32768.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+    def build_inputs(self, cfg, data: UtteranceData) -> dict:
+        return {"train": self._dataset(data, "train", cfg, train=True),
+                "validation": self._dataset(data, "validation", cfg),
+                "test": self._dataset(data, "test", cfg)}
+
+    def data_summary(self, data: UtteranceData) -> dict:
+        return {"vocabulary": list(data.vocabulary), "sizes": data.sizes}
+
+    def build_model(self, cfg: SpeechRecognitionConfig, data: UtteranceData):
+        return build_ctc_model(len(data.vocabulary), num_mel_bins=cfg.num_mel_bins, width=cfg.width, rnn=cfg.rnn,
+                               rnn_layers=cfg.rnn_layers, rnn_units=cfg.rnn_units, dropout=cfg.dropout)
+
+    def build_losses(self, cfg):
+        return CTCLoss()
+
+    def transcribe(self, model, clips: list[np.ndarray], *, strategy: str = "greedy", beam_width: int = 8,
+                   batch_size: int = 32) -> list[str]:
+        """Transcripts of float or int16 clips (batches of similar length, padded with silence)."""
+        order = np.argsort([len(c) for c in clips])
+        texts = [""] * len(clips)
+        for i in range(0, len(order), batch_size):
+            picks = order[i: i + batch_size]
+            logits = model.predict_on_batch(pad_batch([clips[j] for j in picks]))
+            for j, labels in zip(picks, decode(logits, strategy=strategy, beam_width=beam_width)):
+                texts[j] = labels_to_text(labels)
+        return texts
+
+    def evaluate(self, model, cfg: SpeechRecognitionConfig, data: UtteranceData, inputs) -> dict:
+        references = data.texts["test"]
+        greedy = self.transcribe(model, data.audio["test"], strategy="greedy")
+        beam = self.transcribe(model, data.audio["test"], strategy="beam", beam_width=cfg.beam_width)
+        return {
+            "wer": word_error_rate(references, beam),
+            "wer_greedy": word_error_rate(references, greedy),
+            "sentence_accuracy": float(np.mean([r == h for r, h in zip(references, beam)])),
+            "loss": float(model.evaluate(inputs["test"], verbose=0, return_dict=True)["loss"]),
+        }
+
+    def baselines(self, cfg: SpeechRecognitionConfig, data: UtteranceData) -> dict:
+        """The most common training transcript length, all of the most common digit: what a system that
+        ignores the audio scores."""
+        from collections import Counter
+
+        words = Counter(w for t in data.texts["train"] for w in t.split())
+        lengths = Counter(len(t.split()) for t in data.texts["train"])
+        guess = " ".join([words.most_common(1)[0][0]] * lengths.most_common(1)[0][0])
+        return {"constant_guess": {"wer": word_error_rate(data.texts["test"], [guess] * len(data.texts["test"])),
+                                   "transcript": guess}}
+
+    def callbacks(self, cfg: SpeechRecognitionConfig, data: UtteranceData, run) -> list:
+        if not cfg.audio_examples:
+            return []
+        clips = data.audio["test"][: cfg.audio_examples]
+        texts = "; ".join(f"{i}: {t}" for i, t in enumerate(data.texts["test"][: cfg.audio_examples]))
+        return [AudioSummary(run.logs, {"test_utterances": (pad_batch(clips), f"Test utterances (unseen voices): {texts}")})]
+
+    def text_examples(self, model, cfg: SpeechRecognitionConfig, data: UtteranceData, split="test") -> dict:
+        if not cfg.audio_examples:
+            return {}
+        n = max(cfg.audio_examples, 10)
+        clips, references = data.audio[split][:n], data.texts[split][:n]
+        greedy = self.transcribe(model, clips, strategy="greedy")
+        beam = self.transcribe(model, clips, strategy="beam", beam_width=cfg.beam_width)
+        rows = ["| utterance | reference | greedy | beam search |", "|---|---|---|---|"]
+        rows += [f"| {i} | {r} | {g} | {b} |" for i, (r, g, b) in enumerate(zip(references, greedy, beam))]
+        return {"transcripts": "\n".join(rows)}
+
+    def predict(self, model, cfg: SpeechRecognitionConfig, summary: dict, inputs: list[str]) -> list[dict]:
+        """Transcript of each WAV file (other sample rates are resampled to 16 kHz)."""
+        if not inputs:
+            raise UsageError("predict needs WAV files: dlsuite speech_recognition predict --run DIR digits.wav")
+        records = []
+        for path in inputs:
+            audio, rate = read_wav(path)
+            text = self.transcribe(model, [audio], strategy=cfg.decoder, beam_width=cfg.beam_width)[0]
+            record = {"file": path, "transcript": text,
+                      "digits": "".join(str(DIGIT_WORDS.index(w)) for w in text.split())}
+            if rate != SAMPLE_RATE:
+                record["resampled_from_hz"] = rate
+            records.append(record)
+        return records
+
+    def serving_outputs(self, cfg, outputs):
+        """The exported model returns per-frame logits and the greedy CTC decoding (-1 padded label ids)."""
+        lengths = tf.fill([tf.shape(outputs)[0]], tf.shape(outputs)[1])
+        decoded, _ = tf.nn.ctc_greedy_decoder(tf.transpose(outputs, [1, 0, 2]), lengths, blank_index=0)
+        return {"logits": outputs, "labels": tf.sparse.to_dense(decoded[0], default_value=-1)}
+
+    def benchmark_target(self, metrics: dict):
+        if metrics["dataset"] != "spoken_digits":
+            return None
+        wer = metrics["test"]["wer"]
+        return ("word error rate <= 10% on held-out voices", wer <= 0.10, f"WER {wer:.2%}")
+
+    def search_space(self, hp, cfg: SpeechRecognitionConfig) -> dict:
+        from tuning.space import choice, float_range, int_range
+
+        return {
+            "rnn": choice(hp, "rnn", cfg.rnn, ["gru", "lstm"]),
+            "rnn_units": choice(hp, "rnn_units", cfg.rnn_units, [64, 96, 128]),
+            "rnn_layers": int_range(hp, "rnn_layers", cfg.rnn_layers, 1, 3),
+            "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.4),
+            "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 3e-4, 3e-3, log=True),
+        }
