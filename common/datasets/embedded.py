@@ -279,3 +279,12 @@ class VaderMovies(tfds.core.GeneratorBasedBuilder):
 
 
 EMBEDDED = {cls.name: cls for cls in (Digits, Mnist5k, Sunspots, Co2, VaderMovies)}
+
+# Builders kept in their own modules, registered here so every loader finds them by name.
+from common.datasets.tabular import Penguins  # noqa: E402 - it imports nothing from this module at load time
+
+EMBEDDED[Penguins.EMBEDDED_NAME] = Penguins
+
+from common.datasets.speech import SpokenDigits, SpokenKeywords  # noqa: E402 - nor does this one
+
+EMBEDDED.update({cls.name: cls for cls in (SpokenKeywords, SpokenDigits)})
