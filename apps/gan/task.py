@@ -60,7 +60,7 @@ def classifier_run_dir(cfg: GANConfig) -> str:
     """
     if cfg.classifier_run:
         return cfg.classifier_run
-    return cached_classifier_run(classifier_config(cfg), cfg.data_dir, "gan")
+    return cached_classifier_run(classifier_config(cfg), cfg.data_dir, "gan", "the feature classifier")
 
 
 @functools.lru_cache(maxsize=4)

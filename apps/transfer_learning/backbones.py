@@ -51,16 +51,18 @@ def pretrained_run_dir(cfg: TransferLearningConfig) -> str:
     """The default backbone's run directory, pre-training it first if no finished run is cached
     (`cached_classifier_run`). The caller re-seeds afterwards: pre-training seeds the global
     generators with its own seed."""
-    return cached_classifier_run(pretrain_config(cfg), cfg.data_dir, "transfer_learning")
+    return cached_classifier_run(pretrain_config(cfg), cfg.data_dir, "transfer_learning", "the default backbone",
+                                 "pre-training")
 
 
-def cached_classifier_run(pre, data_dir: str, app: str) -> str:
+def cached_classifier_run(pre, data_dir: str, app: str, what: str = "a classifier", doing: str = "training") -> str:
     """The finished image_classification run of config `pre`, trained first if none is cached.
 
     The cache folder is `<parent of the TFDS data dir>/backbones/image_classification-<dataset>-<hash>`,
     keyed by the config (less the settings that don't change the model), so applications that ask for
     the same classifier share one run (transfer_learning's backbone, the GAN's feature classifier)
-    and a changed config trains a new one. `app` names the caller in the progress lines.
+    and a changed config trains a new one. `app`, `what` and `doing` word the progress lines
+    ("transfer_learning: pre-training the default backbone ...").
     """
     from apps.image_classification.task import ImageClassification
     from common.datasets import default_data_dir
@@ -72,12 +74,12 @@ def cached_classifier_run(pre, data_dir: str, app: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", pre.dataset).strip("_")
     run_dir = os.path.join(root, "backbones", f"image_classification-{name}-{digest}")
     if RunDir(run_dir).is_finished():
-        print(f"{app}: classifier {run_dir} (cached)", flush=True)
+        print(f"{app}: {what}: {run_dir} (cached)", flush=True)
         return run_dir
-    print(f"{app}: training a classifier (image_classification on {pre.dataset}, {pre.epochs} epochs) "
+    print(f"{app}: {doing} {what} (image_classification on {pre.dataset}, {pre.epochs} epochs) "
           f"into {run_dir}; later runs reuse it", flush=True)
     metrics = train(ImageClassification(), pre, run_dir, verbose=0)
-    print(f"{app}: classifier trained: test accuracy {metrics['test']['accuracy']:.4f} on {pre.dataset}", flush=True)
+    print(f"{app}: {what} trained: test accuracy {metrics['test']['accuracy']:.4f} on {pre.dataset}", flush=True)
     return run_dir
 
 
