@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from common.datasets import ImageData, _check_can_download, default_data_dir
+from common.datasets import ImageData, _check_can_download, default_data_dir, tfds_split_names
 from common.datasets.embedded import stratified_split_indices
 from common.errors import UsageError
 
@@ -156,13 +156,6 @@ def _tfds_builder(name: str, data_dir: str):
         raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
 
 
-def _split_names(builder) -> dict[str, str]:
-    available = set(builder.info.splits) if builder.info.splits else set()
-    if "validation" in available:
-        return {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
-    return {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
-
-
 def load_detection(spec: str, data_dir: str = "", image_size: int = 0, max_objects: int = 32) -> DetectionData:
     """Loads `digit_scenes` or a TFDS detection set (`tfds:voc`, ...) as padded, resized splits.
 
@@ -190,7 +183,7 @@ def load_detection(spec: str, data_dir: str = "", image_size: int = 0, max_objec
         _check_can_download(builder, name)
     try:
         builder.download_and_prepare()  # a no-op once prepared
-        names = _split_names(builder)
+        names = tfds_split_names(builder)
         raw = {split: builder.as_dataset(split=tfds_split) for split, tfds_split in names.items()}
     except UsageError:
         raise

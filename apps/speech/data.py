@@ -66,7 +66,7 @@ def load_keywords(spec: str, data_dir: str = "") -> KeywordData:
     """Keyword clips from `spoken_keywords[/tiny]` or `tfds:speech_commands` (any TFDS set with an
     Audio and a ClassLabel feature at 16 kHz)."""
     if spec.startswith("tfds:"):
-        from common.datasets import prepare_tfds, tfds_builder
+        from common.datasets import prepare_tfds, tfds_builder, tfds_split_sizes
 
         name = spec[len("tfds:"):]
         builder, keys = tfds_builder(name, data_dir, audio=tfds.features.Audio, label=tfds.features.ClassLabel)
@@ -81,13 +81,7 @@ def load_keywords(spec: str, data_dir: str = "") -> KeywordData:
             lambda ex: (_one_second(ex[keys["audio"]]), ex[keys["label"]]), num_parallel_calls=tf.data.AUTOTUNE)
             for s, spec_ in names.items()}
         class_names = list(builder.info.features[keys["label"]].names)
-        sizes = {}
-        for s, spec_ in names.items():
-            try:
-                sizes[s] = builder.info.splits[spec_].num_examples
-            except Exception:  # mocked or unknown split sizes
-                sizes[s] = 0
-        return KeywordData(spec, splits, class_names, sizes)
+        return KeywordData(spec, splits, class_names, tfds_split_sizes(builder, names))
     if spec.partition("/")[0] != SpokenKeywords.name:
         raise UsageError(f"unknown keyword dataset {spec!r}: use spoken_keywords (embedded), spoken_keywords/tiny "
                          "or tfds:speech_commands")

@@ -143,22 +143,11 @@ def split_contiguous(text: str, validation: float = 0.1, test: float = 0.1) -> d
 def _load_tfds(name: str, data_dir: str) -> Corpus:
     import tensorflow_datasets as tfds
 
-    from common.datasets import _check_can_download, default_data_dir
+    from common.datasets import prepare_tfds, tfds_builder
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
-    except Exception as exc:  # DatasetNotFoundError and config errors
-        raise UsageError(f"unknown TFDS dataset {name!r}: {str(exc).splitlines()[0]}") from None
-    features = builder.info.features
-    text_key = next((k for k, v in features.items() if isinstance(v, tfds.features.Text)), None)
-    if text_key is None:
-        raise UsageError(f"TFDS dataset {name!r} has no text feature (it has: {', '.join(features)})")
-    _check_can_download(builder, name)
-    try:
-        builder.download_and_prepare()
-    except Exception as exc:
-        raise UsageError(f"could not prepare TFDS dataset {name!r} ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    builder, keys = tfds_builder(name, data_dir, text=tfds.features.Text)
+    text_key = keys["text"]
+    prepare_tfds(builder, name)
 
     known = set(builder.info.splits or ())  # empty when the split sizes are unknown (e.g. mocked data)
 

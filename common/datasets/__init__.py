@@ -199,23 +199,34 @@ def prepare_tfds(builder: tfds.core.DatasetBuilder, name: str) -> None:
         ) from None
 
 
+def tfds_split_names(builder: tfds.core.DatasetBuilder) -> dict[str, str]:
+    """Our train/validation/test splits as TFDS split specs: the set's own validation split, else the
+    last 10% of train; its test split, else the validation split."""
+    available = set(builder.info.splits) if builder.info.splits else set()
+    if "validation" in available:
+        return {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
+    return {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+
+
+def tfds_split_sizes(builder: tfds.core.DatasetBuilder, names: dict[str, str]) -> dict[str, int]:
+    """Examples in each split of `names` (0 where TFDS doesn't know, e.g. under mock_data)."""
+    sizes = {}
+    for split, spec in names.items():
+        try:
+            sizes[split] = builder.info.splits[spec].num_examples
+        except Exception:  # mocked or unknown split sizes
+            sizes[split] = 0
+    return sizes
+
+
 def _load_tfds_images(name: str, data_dir: str):
     builder, keys = tfds_builder(name, data_dir, image=tfds.features.Image, label=tfds.features.ClassLabel)
     image_key, label_key = keys["image"], keys["label"]
     features = builder.info.features
-    available = set(builder.info.splits) if builder.info.splits else set()
-    if "validation" in available:
-        names = {"train": "train", "validation": "validation", "test": "test" if "test" in available else "validation"}
-    else:
-        names = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+    names = tfds_split_names(builder)
     prepare_tfds(builder, name)
     loaded = {s: builder.as_dataset(split=spec).map(lambda ex: (ex[image_key], ex[label_key])) for s, spec in names.items()}
-    sizes = {}
-    for s, spec in names.items():
-        try:
-            sizes[s] = builder.info.splits[spec].num_examples
-        except Exception:  # mocked or unknown split sizes
-            sizes[s] = 0
+    sizes = tfds_split_sizes(builder, names)
     class_names = list(features[label_key].names)
     return loaded, sizes, class_names, tuple(features[image_key].shape)
 
