@@ -19,7 +19,7 @@ from apps.translation.baseline import retrieval_translations, translation_scores
 from apps.translation.data import ParallelData
 from apps.translation.model import model_max_length, model_vocabularies
 from apps.translation.task import Translation, _cell, teacher_forced_scores
-from apps.translation.tokens import encode_targets, learn_vocabulary, tokenize
+from apps.translation.tokens import encode_targets, tokenize
 from common.errors import UsageError
 
 QUIT = ("quit", "exit")
@@ -75,22 +75,10 @@ class Chatbot(Translation):
     actions = (("chat", "talk with a trained run: a terminal loop, or one reply per stdin line / message given"),)
 
     # --- data -------------------------------------------------------------------------------
-    def load_data(self, cfg: ChatbotConfig) -> ParallelData:
-        data = load_dialogs(cfg.dataset, language=cfg.language, data_dir=cfg.data_dir, seed=cfg.seed)
-        # As in translation: training pairs longer than the model's context are left out, not cut.
-        contexts, replies = data.sources["train"], data.targets["train"]
-        keep = [i for i, (c, r) in enumerate(zip(tokenize(contexts), tokenize(replies)))
-                if len(c) <= cfg.max_length and len(r) < cfg.max_length]
-        data.left_out = len(contexts) - len(keep)
-        keep = keep[: cfg.max_train_samples or None]
-        if not keep:
-            raise UsageError(f"{cfg.dataset}: no training pair fits max_length={cfg.max_length} tokens")
-        data.sources["train"], data.targets["train"] = [contexts[i] for i in keep], [replies[i] for i in keep]
-        data.source_vocabulary = learn_vocabulary(data.sources["train"], max_tokens=cfg.max_tokens,
-                                                  min_count=cfg.min_count)
-        data.target_vocabulary = learn_vocabulary(data.targets["train"], max_tokens=cfg.max_tokens,
-                                                  min_count=cfg.min_count, target=True)
-        return data
+    def read_pairs(self, cfg: ChatbotConfig) -> ParallelData:
+        # Translation's `load_data` then leaves out training pairs longer than the model's context and
+        # learns the vocabularies from the training pairs.
+        return load_dialogs(cfg.dataset, language=cfg.language, data_dir=cfg.data_dir, seed=cfg.seed)
 
     def data_summary(self, data: ParallelData) -> dict:
         summary = {"sizes": data.sizes, "dataset": data.name, "context_vocabulary_size": len(data.source_vocabulary),

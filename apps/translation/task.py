@@ -148,8 +148,12 @@ class Translation(Task):
     actions = (("translate", "translate sentences with a trained run (greedy, or --beam-size N)"),)
 
     # --- data -------------------------------------------------------------------------------
+    def read_pairs(self, cfg: TranslationConfig) -> ParallelData:
+        """The dataset's pairs, all splits (a subclass reads other pairs: the chatbot's dialogs)."""
+        return load_pairs(cfg.dataset, data_dir=cfg.data_dir, direction=cfg.direction, seed=cfg.seed)
+
     def load_data(self, cfg: TranslationConfig) -> ParallelData:
-        data = load_pairs(cfg.dataset, data_dir=cfg.data_dir, direction=cfg.direction, seed=cfg.seed)
+        data = self.read_pairs(cfg)
         # Training pairs longer than the model's context are left out rather than cut: a cut target
         # would teach the decoder to stop without [end]. Validation and test pairs stay as they are.
         sources, targets = data.sources["train"], data.targets["train"]
