@@ -17,17 +17,28 @@ from typing import Any
 import yaml
 
 from common.errors import UsageError
+from common.export import atomic_write_text
 
 
-def option(default, help: str, choices=None, min=None, flag=False):  # noqa: A002 - mirrors argparse's names
-    """A dataclass field with its help text and validation bounds.
+def option(default, help: str, choices=None, min=None, flag=False, runtime=False, resumable=False):  # noqa: A002
+    """A dataclass field with its help text and validation bounds (the names mirror argparse's).
 
     `flag=True` also makes it a command-line option of `train` and `tune` (`backbone_run` ->
     `--backbone-run VALUE`, equivalent to `--set backbone_run=VALUE`).
+
+    `runtime=True` marks a setting of how and where a run executes, not of what it learns
+    (strategy, data dir, precision, ...): it may differ between a run and its resume, a run that
+    trains another one inside it (a cached backbone) hands it on (`runtime_settings`), and it is
+    not part of such a cached run's key. `resumable=True` marks a setting that may change on
+    resume although it shapes the result (the epoch budget): see `resumable_keys`.
     """
     metadata = {"help": help}
     if flag:
         metadata["flag"] = True
+    if runtime:
+        metadata["runtime"] = True
+    if resumable:
+        metadata["resumable"] = True
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if min is not None:
@@ -47,9 +58,10 @@ class TrainConfig:
 
     dataset: str = option("", "Dataset: an embedded name (see `dlsuite list`), `tfds:NAME`, or a path.")
     data_dir: str = option(
-        "", "TFDS data directory (prepared datasets are cached here). Default: $DLSUITE_DATA_DIR or ~/.cache/dlsuite/tfds."
+        "", "TFDS data directory (prepared datasets are cached here). Default: $DLSUITE_DATA_DIR or ~/.cache/dlsuite/tfds.",
+        runtime=True,
     )
-    epochs: int = option(10, "Maximum number of training epochs.", min=1)
+    epochs: int = option(10, "Maximum number of training epochs.", min=1, resumable=True)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     optimizer: str = option("adam", "Optimizer.", choices=("sgd", "adam", "adamw", "rmsprop"))
     learning_rate: float = option(1e-3, "Initial learning rate.", min=0.0)
@@ -57,23 +69,26 @@ class TrainConfig:
     momentum: float = option(0.0, "Momentum for `sgd` (0 = plain SGD).", min=0.0)
     weight_decay: float = option(1e-4, "Decoupled weight decay for `adamw`.", min=0.0)
     early_stopping_patience: int = option(
-        0, "Stop after this many epochs without a better validation loss (0 = off); the best weights are kept.", min=0
+        0, "Stop after this many epochs without a better validation loss (0 = off); the best weights are kept.", min=0,
+        resumable=True,
     )
     strategy: str = option(
         "auto",
         "Distribution strategy.",
         choices=("auto", "default", "one_device", "mirrored", "multi_worker", "tpu"),
+        runtime=True,
     )
-    tpu: str = option("", "TPU name or address for `strategy=tpu` (empty: from the environment).")
+    tpu: str = option("", "TPU name or address for `strategy=tpu` (empty: from the environment).", runtime=True)
     seed: int = option(0, "Random seed for data splits, shuffling and weight initialisation.", min=0)
-    deterministic: bool = option(False, "Enable TensorFlow op determinism (slower, bit-reproducible).")
+    deterministic: bool = option(False, "Enable TensorFlow op determinism (slower, bit-reproducible).", runtime=True)
     precision: str = option(
-        "float32", "Compute precision policy.", choices=("float32", "mixed_float16", "mixed_bfloat16")
+        "float32", "Compute precision policy.", choices=("float32", "mixed_float16", "mixed_bfloat16"), runtime=True
     )
-    jit_compile: bool = option(False, "Compile the train step with XLA.")
+    jit_compile: bool = option(False, "Compile the train step with XLA.", runtime=True)
     max_train_samples: int = option(0, "Use at most this many training examples (0 = all); for quick runs.", min=0)
     image_summary_every: int = option(
-        5, "Write TensorBoard images (confusion matrix, forecast) every N epochs (0 = only at the end).", min=0
+        5, "Write TensorBoard images (confusion matrix, forecast) every N epochs (0 = only at the end).", min=0,
+        runtime=True,
     )
 
     def __post_init__(self):
@@ -194,9 +209,24 @@ def resolve_config(cls, app: str, config_file: str | None = None, overrides: dic
     return cls(**values)
 
 
-def save_config(cfg: TrainConfig, app: str, path: str) -> None:
-    from common.export import atomic_write_text
+def runtime_keys(cls) -> set[str]:
+    """The fields of a config class declared with `option(..., runtime=True)`."""
+    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("runtime")}
 
+
+def resumable_keys(cls) -> set[str]:
+    """The fields that may differ when an unfinished run is resumed: the runtime settings and the
+    budget (`option(..., resumable=True)`); any other change would mix two trainings in one run."""
+    return runtime_keys(cls) | {f.name for f in dataclasses.fields(cls) if f.metadata.get("resumable")}
+
+
+def runtime_settings(cfg: TrainConfig, cls=None) -> dict[str, Any]:
+    """The runtime settings of `cfg` that config class `cls` (default: `cfg`'s) also has: what a run
+    hands on to a run it trains inside itself, so both execute the same way."""
+    return {name: getattr(cfg, name) for name in runtime_keys(type(cfg)) & runtime_keys(cls or type(cfg))}
+
+
+def save_config(cfg: TrainConfig, app: str, path: str) -> None:
     atomic_write_text(path, json.dumps({"app": app, **cfg.to_dict()}, indent=2) + "\n")
 
 

@@ -56,11 +56,13 @@ def save_model(model: keras.Model, path: str) -> None:
 
 
 def load_model(path: str) -> keras.Model:
-    """Loads a `.keras` file written by the suite, with a clear error if it is missing or corrupt."""
+    """Loads a `.keras` file written by the suite, with a clear error if it is missing or corrupt.
+
+    Its custom layers and losses must be registered (`keras.saving.register_keras_serializable`): they
+    are once the application that defines them has been imported, as the front door and any caller
+    that knows which application wrote the file have done."""
     if not os.path.isfile(path):
         raise UsageError(f"no trained model at {path}: train first (dlsuite APP train --output-dir DIR)")
-    import apps  # noqa: F401 - registers the suite's custom layers for deserialisation
-
     try:
         return keras.saving.load_model(path)
     except Exception as exc:  # zip, h5 or config errors all mean the same thing to the user

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 
 from common.errors import UsageError
 
-# Keys that may differ when an unfinished run is resumed: they do not change what is trained.
-RESUMABLE_KEYS = {"epochs", "strategy", "data_dir", "tpu", "image_summary_every", "early_stopping_patience"}
-
 
 @dataclass(frozen=True)
 class RunDir:
@@ -78,8 +75,9 @@ class RunDir:
         except json.JSONDecodeError:
             raise UsageError(f"{path} is corrupt (not JSON)") from None
 
-    def check_can_train(self, app: str, config: dict, overwrite: bool) -> None:
-        """Refuses to mix runs: a finished run needs --overwrite; an unfinished one resumes only with the same config."""
+    def check_can_train(self, app: str, config: dict, overwrite: bool, resumable=frozenset()) -> None:
+        """Refuses to mix runs: a finished run needs --overwrite; an unfinished one resumes only with the same
+        config, but for the keys in `resumable` (`common.config.resumable_keys`)."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise UsageError(f"output dir {self.root} is a file")
         if self.is_finished():
@@ -91,7 +89,7 @@ class RunDir:
             if saved.get("app") != app:
                 raise UsageError(f"{self.root} holds an unfinished {saved.get('app')!r} run, not {app!r}")
             current = json.loads(json.dumps(config))  # tuples become lists, as in the saved file
-            changed = sorted(k for k in current if k not in RESUMABLE_KEYS and saved.get(k) != current[k])
+            changed = sorted(k for k in current if k not in resumable and saved.get(k) != current[k])
             if changed:
                 raise UsageError(
                     f"{self.root} holds an unfinished run with other settings ({', '.join(changed)}): "

@@ -8,6 +8,7 @@ the TF Model Garden's task (`build_inputs`, `build_model`, ...), without its reg
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from common.config import TrainConfig
+from common.optimizers import build_optimizer
 
 
 @dataclass
@@ -70,6 +72,9 @@ class Task:
     # of one image, studies that train many small models): `train()` then calls `train_loop` instead
     # of its own fit path, and keeps the rest (run dir checks, config, timing, metrics.json).
     trains_with_fit: bool = True
+    # The embedded TFDS builders of this application's data (`dlsuite list` shows them all); a set
+    # several applications read is declared by each of them.
+    embedded_datasets: tuple[type, ...] = ()
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TrainConfig) -> Any:
@@ -105,10 +110,6 @@ class Task:
     def compile_model(self, model: keras.Model, cfg: TrainConfig, steps_per_epoch: int,
                       phase: Phase | None = None) -> None:
         """Compiles with the config's optimizer; under a `phase`, with its learning rate and length."""
-        import dataclasses
-
-        from common.training import build_optimizer
-
         if phase is not None:
             lr = cfg.learning_rate if phase.learning_rate is None else phase.learning_rate
             cfg = dataclasses.replace(cfg, learning_rate=lr, epochs=max(1, phase.epochs))

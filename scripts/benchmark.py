@@ -3,7 +3,7 @@
 
 What it measures
 ----------------
-1. **Rows.** Each registered application (`apps.APPS`) is trained on its default dataset with its
+1. **Rows.** Each registered application (`dlsuite.registry.APPS`) is trained on its default dataset with its
    default config (the default budget: epochs, early stopping, batch size, ...) through
    `common.training.train`, into `OUTPUT_DIR/<row>` with `overwrite=True`, plus the application's
    own extra rows (`Task.benchmark_rows`: config overrides such as another dataset, model or seed). For each
@@ -100,7 +100,7 @@ def log(message: str) -> None:
 # --- rows -------------------------------------------------------------------------------------
 def all_rows() -> list[dict]:
     """Every registered application on its default config, each followed by its `benchmark_rows`."""
-    from apps import APPS
+    from dlsuite.registry import APPS
 
     rows = []
     for app, task in APPS.items():
@@ -112,7 +112,7 @@ def all_rows() -> list[dict]:
 
 
 def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, verbose) -> dict:
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from common.training import train
 
@@ -153,7 +153,7 @@ def finish_row(result: dict, task, metrics: dict) -> dict:
 def collect_row(row: dict, run_dir: str, *, data_dir: str | None) -> dict:
     """The row of a run already trained elsewhere (`--collect NAME=RUN_DIR`), e.g. by `dlsuite APP train`
     with the row's settings on another machine: its metrics.json, checked against the row's config."""
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
 
     task = get_app(row["app"])
@@ -178,14 +178,14 @@ def collect_row(row: dict, run_dir: str, *, data_dir: str | None) -> dict:
 
 def primary_metric(metrics: dict) -> tuple[str, str, str]:
     """The run's `Task.primary_metric_of`: (key of metrics["test"], "higher" | "lower", format)."""
-    from apps import get_app
+    from dlsuite.registry import get_app
 
     return get_app(metrics["app"]).primary_metric_of(metrics)
 
 
 def app_summaries(rows: list[dict]) -> list[dict]:
     """Each application's `benchmark_summary` over its rows that ran (targets across rows, e.g. over seeds)."""
-    from apps import get_app
+    from dlsuite.registry import get_app
 
     by_app: dict[str, list[dict]] = {}
     for row in rows:
@@ -238,7 +238,7 @@ def _shared_fit(task, cfg, run_dir: str) -> tuple[float, int, dict]:
 
 
 def measure_overhead(output_dir: str, *, epochs: int, repeats: int, quick: bool, data_dir: str | None) -> dict:
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
 
     task = get_app(OVERHEAD_APP)

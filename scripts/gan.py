@@ -6,7 +6,7 @@ Same options as `dlsuite gan ...`; run with --help for them.
 
 import sys
 
-from common.cli import run
+from dlsuite.cli import run
 
 if __name__ == "__main__":
     sys.exit(run(app="gan"))

@@ -7,7 +7,7 @@ ACTION is train, evaluate, predict, generate, export, tune or config, with the s
 
 import sys
 
-from common.cli import run
+from dlsuite.cli import run
 
 if __name__ == "__main__":
     sys.exit(run(app="text_generation"))

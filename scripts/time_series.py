@@ -6,7 +6,7 @@ Same options as `dlsuite time_series ...`; run with --help for them.
 
 import sys
 
-from common.cli import run
+from dlsuite.cli import run
 
 if __name__ == "__main__":
     sys.exit(run(app="time_series"))

@@ -26,7 +26,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture
 def cli(capsys):
     """Runs `dlsuite ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    from common.cli import run
+    from dlsuite.cli import run
 
     def invoke(*args):
         code = run([str(a) for a in args])

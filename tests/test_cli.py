@@ -104,7 +104,7 @@ def test_flag_fields_become_train_options():
     import argparse
     from dataclasses import dataclass
 
-    from common.cli import _add_train_options
+    from dlsuite.cli import _add_train_options
     from common.config import TrainConfig, option
 
     @dataclass

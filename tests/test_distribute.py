@@ -48,7 +48,7 @@ tf.config.set_logical_device_configuration(
 )
 assert len(tf.config.list_logical_devices("CPU")) == 2
 
-from common.cli import run
+from dlsuite.cli import run
 
 sys.exit(run(sys.argv[1:]))
 """
@@ -124,7 +124,7 @@ def test_tpu_name_without_a_tpu_is_a_usage_error(clean_env):
 
 
 def test_cli_tpu_without_a_tpu_exits_2(clean_env, tmp_path, capsys):
-    from common.cli import run
+    from dlsuite.cli import run
 
     out = tmp_path / "run"
     code = run(["image_classification", "train", "--dataset", "digits", "--strategy", "tpu",
@@ -187,7 +187,7 @@ def _env(data_dir: str, **extra) -> dict:
 
 def _dlsuite() -> list[str]:
     script = Path(sys.executable).with_name("dlsuite")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "common.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "dlsuite"]
 
 
 def _tail(text: str, lines: int = 40) -> str:

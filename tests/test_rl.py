@@ -106,7 +106,7 @@ def test_dqn_end_to_end_from_the_cli(cli, tmp_path):
 
 
 def test_dqn_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
-    from apps import get_app
+    from dlsuite.registry import get_app
     from apps.rl import dqn
     from common.config import resolve_config
     from common.training import train

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 from apps.sentiment.model import build_text_classifier, learn_vocabulary
 from apps.sentiment.task import as_strings
-from common.datasets.text import load_texts
+from apps.sentiment.data import load_texts
 from common.errors import UsageError
 from conftest import read_json
 

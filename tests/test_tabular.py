@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from apps.tabular.model import ImputeWithIndicator, build_tabular_mlp, input_name, learn_preprocessing, model_inputs
-from common.datasets.tabular import load_table
+from apps.tabular.data import load_table
 from common.errors import UsageError
 from common.export import export_saved_model
 from conftest import read_json
@@ -151,7 +151,7 @@ def test_training_lowers_the_loss(table_csv):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One tiny classification run on the toy table, shared by the tests of the finished-run actions."""
-    from common.cli import run as dlsuite
+    from dlsuite.cli import run as dlsuite
 
     root = tmp_path_factory.mktemp("tabular")
     table = write_csv(root / "table.csv", measurements())

@@ -294,7 +294,7 @@ def test_search_space_defaults_to_the_config(text_file, family):
 
     import keras_tuner
 
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from tuning.search import AppHyperModel
 

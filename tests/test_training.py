@@ -10,7 +10,7 @@ import time
 import keras
 import pytest
 
-from apps import get_app
+from dlsuite.registry import get_app
 from common.config import resolve_config
 from common.errors import TrainingDiverged, UsageError
 from common.task import Phase
@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(tmp_path):
 def test_killed_process_resumes(tmp_path):
     """SIGKILL of the real CLI in the middle of training; the rerun continues after the last finished epoch."""
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "common.cli", "time_series", "train", "--epochs", "400", "--quiet",
+    cmd = [sys.executable, "-m", "dlsuite", "time_series", "train", "--epochs", "400", "--quiet",
            "--output-dir", str(run), "--set", "early_stopping_patience=0", *TINY_RNN]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

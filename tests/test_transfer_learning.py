@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from apps.image_classification.model import build_cnn
-from apps.transfer_learning.backbones import build_application, cut_before_classifier, load_weights_file
+from apps.transfer_learning.backbones import build_application, load_weights_file
 from apps.transfer_learning.model import (
     FitToBackbone,
     build_transfer_model,
@@ -14,8 +14,10 @@ from apps.transfer_learning.model import (
     tunable_layers,
     unfreeze_top,
 )
-from apps.transfer_learning.task import TransferLearning, sample_shots
+from apps.transfer_learning.task import TransferLearning
+from common.datasets import sample_shots
 from common.errors import UsageError
+from common.pretrained import cut_before_classifier
 from conftest import read_json, write_png
 
 # A pre-training run of seconds: a one-block CNN, one epoch on 200 digits.

@@ -48,7 +48,7 @@ def test_tune_resumes_and_writes_a_trainable_best_config(cli, tmp_path):
 def test_empty_hyperparameters_build_the_configured_model():
     import keras_tuner
 
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from tuning.search import AppHyperModel
 
@@ -66,7 +66,7 @@ def test_unknown_tuner_is_a_usage_error(cli, tmp_path):
 def test_every_tuner_name_builds(tmp_path):
     import keras_tuner
 
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from tuning.search import TUNERS, AppHyperModel, make_tuner
 
@@ -84,7 +84,7 @@ def test_hypermodel_fits_every_phase_of_a_phased_task():
     import keras
     import keras_tuner
 
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from common.task import Phase
     from tuning.search import AppHyperModel

@@ -67,7 +67,7 @@ def test_training_lowers_the_loss():
 def test_config_and_search_space():
     import keras_tuner
 
-    from apps import get_app
+    from dlsuite.registry import get_app
     from common.config import resolve_config
     from common.errors import UsageError
     from tuning.search import AppHyperModel

@@ -127,11 +127,13 @@ class ChatterbotCorpus(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release (chatterbot-corpus 1.3.3)."}
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=language) for language in LANGUAGES]
+    KIND = "dialog"  # read by its own loader (`load_dialogs`), not the shared ones
+    DESCRIPTION = "Conversations of the chatterbot-corpus package as (context, reply) pairs."
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(
             builder=self,
-            description="Conversations of the chatterbot-corpus package as (context, reply) pairs.",
+            description=self.DESCRIPTION,
             features=tfds.features.FeaturesDict({
                 "context": tfds.features.Text(), "reply": tfds.features.Text(),
                 "conversation": tfds.features.Scalar(np.int32), "turn": tfds.features.Scalar(np.int32),

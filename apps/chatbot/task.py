@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from apps.chatbot.config import ChatbotConfig, parse_fallback
-from apps.chatbot.data import load_dialogs
+from apps.chatbot.data import ChatterbotCorpus, load_dialogs
 from apps.chatbot.decoding import IncrementalReplier, best_threshold, with_fallback
 from apps.translation.baseline import retrieval_translations, translation_scores
 from apps.translation.data import ParallelData
@@ -68,6 +68,7 @@ class Chatbot(Translation):
     description = ("generative dialog: Transformer or GRU/LSTM encoder-decoder with attention on (context, reply) "
                    "pairs, beam search, TF-IDF retrieval fallback; perplexity, BLEU/chrF vs retrieval")
     config_class = ChatbotConfig
+    embedded_datasets = (ChatterbotCorpus,)
     models = ("rnn", "transformer")
     monitor = "val_loss"
     primary_metric = ("bleu", "higher", ".2f")

@@ -31,6 +31,7 @@ class LfwSubset(tfds.core.GeneratorBasedBuilder):
     name = "lfw_subset"
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
+    KIND = "faces"  # read by its own loader (`load_lfw_subset`), not the shared ones
     DESCRIPTION = "100 LFW faces and 100 non-face patches, 25x25 grey, as shipped by scikit-image (data.lfw_subset)."
 
     def _info(self) -> tfds.core.DatasetInfo:

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from apps.face_recognition.data import (
     CLASS_NAMES,
+    LfwSubset,
     face_free_photos,
     held_out_windows,
     load_lfw_subset,
@@ -38,6 +39,7 @@ from apps.face_recognition.detector import (
 )
 from common.datasets import default_data_dir
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range
 from common.pipeline import make_pipeline
 from common.task import Phase, Task
 
@@ -107,6 +109,7 @@ class FaceDetection(Task):
     name = "face_detection"
     description = "face detector: 25x25 face/non-face CNN over an image pyramid + NMS, vs HOG + linear SVM"
     config_class = FaceDetectionConfig
+    embedded_datasets = (LfwSubset,)
     models = ("window_cnn",)
 
     def load_data(self, cfg: FaceDetectionConfig) -> DetectionData:
@@ -279,8 +282,6 @@ class FaceDetection(Task):
                 f"accuracy {test['accuracy']:.2%}, astronaut IoU {test['astronaut_iou']:.2f}")
 
     def search_space(self, hp, cfg: FaceDetectionConfig) -> dict:
-        from tuning.space import choice, float_range
-
         return {
             "width": choice(hp, "width", cfg.width, [8, 16, 32]),
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.5),

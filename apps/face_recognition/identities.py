@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from common.datasets import embedded_builder
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
@@ -138,9 +139,7 @@ def verification_pairs(labels: np.ndarray, people: np.ndarray, max_pairs: int, s
 
 def _read_embedded(name: str, data_dir: str, image_size: int, channels: int) -> tuple[np.ndarray, list[str]]:
     """All images of an embedded image set (every split), with their class names as identities."""
-    from common.datasets import _embedded_builder
-
-    builder = _embedded_builder(name, "image", data_dir)
+    builder = embedded_builder(name, "image", data_dir)
     images, labels = [], []
     for split in ("train", "validation", "test"):
         for batch, label in builder.as_dataset(split=split, as_supervised=True).batch(1024).as_numpy_iterator():

@@ -21,7 +21,9 @@ from apps.face_recognition.identities import (
 )
 from apps.face_recognition.recognition_config import FaceRecognitionConfig
 from apps.face_recognition.verification import pair_similarities, roc_figure, verify
+from common.datasets.embedded import Digits, Mnist5k
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
 
 
@@ -33,6 +35,7 @@ class FaceRecognition(Task):
     name = "face_recognition"
     description = "face verification: embedding CNN with batch-hard triplet loss, cosine similarity, vs pixels and eigenfaces"
     config_class = FaceRecognitionConfig
+    embedded_datasets = (Mnist5k, Digits)
     models = ("triplet_cnn",)
     primary_metric = ("roc_auc", "higher", ".4f")
 
@@ -129,8 +132,6 @@ class FaceRecognition(Task):
                 f"ROC AUC {model:.4f} vs {best_name} {best:.4f}, accuracy {metrics['test']['accuracy']:.2%}")
 
     def search_space(self, hp, cfg: FaceRecognitionConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "embedding_dim": choice(hp, "embedding_dim", cfg.embedding_dim, [16, 32, 64, 128]),
             "width": choice(hp, "width", cfg.width, [16, 32, 64]),

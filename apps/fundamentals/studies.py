@@ -20,7 +20,8 @@ import numpy as np
 from apps.fundamentals.config import FundamentalsConfig
 from apps.fundamentals.model import build_mlp
 from common.errors import UsageError
-from common.training import build_optimizer, steps_for
+from common.optimizers import build_optimizer
+from common.training import steps_for
 
 
 @dataclass

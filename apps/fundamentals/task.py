@@ -15,7 +15,9 @@ import tensorflow as tf
 from apps.fundamentals import report, scratch
 from apps.fundamentals.config import FundamentalsConfig
 from apps.fundamentals.studies import Arrays, summarize, train_variant, training_subset, variants
-from common.datasets import load_images
+from apps.image_classification.task import ImageClassification
+from common.datasets import load_images, to_numpy
+from common.datasets.embedded import Digits, Mnist5k
 from common.errors import TrainingDiverged, UsageError
 from common.export import atomic_write_json, atomic_write_text, load_model, save_model
 from common.metrics import classification_metrics
@@ -24,8 +26,6 @@ from common.task import Task
 
 
 def to_arrays(name: str, splits: dict[str, tf.data.Dataset], class_names: list[str]) -> Arrays:
-    from apps.image_classification.task import to_numpy
-
     x, y = {}, {}
     for split, dataset in splits.items():
         x[split], y[split] = to_numpy(dataset)
@@ -46,6 +46,7 @@ class Fundamentals(Task):
     description = ("the building blocks made visible: a keras.ops dense network checked against finite differences "
                    "and model.fit; activations, optimizers, depth/width and regularisers compared")
     config_class = FundamentalsConfig
+    embedded_datasets = (Digits, Mnist5k)
     models = ("mlp",)
     trains_with_fit = False
     primary_metric = ("accuracy", "higher", ".4f")
@@ -246,6 +247,4 @@ class Fundamentals(Task):
         return result
 
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
-        from apps.image_classification.task import ImageClassification
-
         return ImageClassification().predict(model, cfg, summary, inputs)

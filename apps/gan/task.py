@@ -24,12 +24,15 @@ from apps.gan.callbacks import SampleGrid, ValidationQuality, balanced_labels, g
 from apps.gan.config import GANConfig
 from apps.gan.model import GAN, build_discriminator, build_generator
 from apps.gan.quality import frechet_distance, kernel_inception_distance
-from apps.image_classification.task import ImageClassification, to_numpy
-from apps.transfer_learning.backbones import cached_classifier_run, cut_before_classifier, run_model_path
-from apps.transfer_learning.task import sample_shots
-from common.datasets import ImageData, load_images
+from apps.image_classification.config import ImageClassificationConfig
+from apps.image_classification.task import ImageClassification
+from common.config import resolve_config, runtime_settings
+from common.datasets import ImageData, load_images, sample_shots, to_numpy
 from common.errors import UsageError
 from common.export import load_model
+from common.hyperparameters import choice, float_range
+from common.optimizers import build_optimizer
+from common.pretrained import cached_run, cut_before_classifier, run_model_path
 from common.runs import RunDir
 
 CLASS_ACCURACY_TARGET = 0.90
@@ -44,11 +47,8 @@ class GANData(ImageData):
 def classifier_config(cfg: GANConfig):
     """The image_classification config of the default feature classifier: its defaults, `cfg.classifier`,
     then this run's dataset, image size and channels."""
-    from apps.image_classification.config import ImageClassificationConfig
-    from common.config import resolve_config
-
     overrides = {**cfg.classifier, "dataset": cfg.dataset, "image_size": cfg.image_size, "channels": cfg.channels,
-                 "data_dir": cfg.data_dir, "strategy": cfg.strategy}
+                 **runtime_settings(cfg, ImageClassificationConfig)}
     return resolve_config(ImageClassificationConfig, "image_classification", overrides=overrides)
 
 
@@ -60,7 +60,7 @@ def classifier_run_dir(cfg: GANConfig) -> str:
     """
     if cfg.classifier_run:
         return cfg.classifier_run
-    return cached_classifier_run(classifier_config(cfg), cfg.data_dir, "gan", "the feature classifier")
+    return cached_run(ImageClassification(), classifier_config(cfg), cfg.data_dir, "gan", "the feature classifier")
 
 
 @functools.lru_cache(maxsize=4)
@@ -118,8 +118,6 @@ class GANTask(ImageClassification):
 
     @staticmethod
     def _optimizer(cfg: GANConfig, learning_rate: float, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-        from common.training import build_optimizer
-
         optimizer = build_optimizer(dataclasses.replace(cfg, learning_rate=learning_rate), steps_per_epoch)
         if isinstance(optimizer, keras.optimizers.Adam):
             # The shared builder uses Adam's defaults; GANs train better with less momentum (DCGAN: beta_1 = 0.5).
@@ -278,8 +276,6 @@ class GANTask(ImageClassification):
         return []
 
     def search_space(self, hp, cfg: GANConfig) -> dict:
-        from tuning.space import choice, float_range
-
         return {
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 5e-5, 1e-3, log=True),
             "width": choice(hp, "width", cfg.width, [16, 32, 64]),

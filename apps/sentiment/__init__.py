@@ -6,7 +6,7 @@
     dlsuite sentiment train --dataset tfds:imdb_reviews --set sequence_length=256   # internet once
     dlsuite sentiment predict --run DIR "A gorgeous, witty film." "Flat and tedious."
 
-* Data (`common.datasets.text`): `vader_movies`, 10,568 movie-review sentences with mean human
+* Data (`apps.sentiment.data`): `vader_movies`, 10,568 movie-review sentences with mean human
   ratings from the vaderSentiment 3.3.2 sdist (fetched from PyPI once and cached), positive or
   negative by the sign of the rating, fixed stratified 70/10/20 split; also `tfds:` sets with a
   text and a label feature, CSV files and `<class>/*.txt` folders.

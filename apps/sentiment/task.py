@@ -10,9 +10,10 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
 from apps.sentiment.config import SentimentConfig
+from apps.sentiment.data import TextData, VaderMovies, load_texts
 from apps.sentiment.model import build_text_classifier, learn_vocabulary
-from common.datasets.text import TextData, load_texts
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
@@ -29,6 +30,7 @@ class Sentiment(Task):
     description = ("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU, "
                    "vs TF-IDF + logistic regression")
     config_class = SentimentConfig
+    embedded_datasets = (VaderMovies,)
     models = ("transformer", "bilstm", "bigru")
     monitor = "val_accuracy"  # val_loss bottoms out epochs before accuracy peaks on small text sets
     benchmark_rows = (("sentiment-vader_movies-bilstm", {"model": "bilstm"}),)
@@ -150,8 +152,6 @@ class Sentiment(Task):
                 f"accuracy {model:.2%} vs {baseline:.2%}")
 
     def search_space(self, hp, cfg: SentimentConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, [32, 64, 128]),
             "depth": int_range(hp, "depth", cfg.depth, 1, 3),

@@ -12,8 +12,9 @@ from apps.speech.audio import fit_length, read_wav
 from apps.speech.config import KeywordSpottingConfig
 from apps.speech.data import KeywordData, load_keywords
 from apps.speech.model import build_keyword_model
-from common.datasets.speech import BACKGROUND, SAMPLE_RATE, UNKNOWN
+from common.datasets.speech import BACKGROUND, SAMPLE_RATE, UNKNOWN, SpokenKeywords
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
@@ -109,6 +110,7 @@ class KeywordSpotting(Task):
     description = ("keyword spotting on raw 16 kHz audio (log-mel inside the model): CRNN or CNN, "
                    "vs RBF SVC on pooled log-mel features; listen slides over long recordings")
     config_class = KeywordSpottingConfig
+    embedded_datasets = (SpokenKeywords,)
     models = ("crnn", "cnn")
     monitor = "val_accuracy"
     benchmark_rows = (("keyword_spotting-spoken_keywords-cnn", {"model": "cnn"}),)
@@ -240,8 +242,6 @@ class KeywordSpotting(Task):
         return ("test accuracy >= 95% on held-out voices", accuracy >= 0.95, f"accuracy {accuracy:.2%}")
 
     def search_space(self, hp, cfg: KeywordSpottingConfig) -> dict:
-        from tuning.space import choice, float_range
-
         return {
             "model": choice(hp, "model", cfg.model, ["cnn", "crnn"]),
             "width": choice(hp, "width", cfg.width, [16, 32, 64]),

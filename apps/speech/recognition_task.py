@@ -11,8 +11,9 @@ from apps.speech.config import SpeechRecognitionConfig
 from apps.speech.data import UtteranceData, labels_to_text, load_utterances, pad_batch, text_to_labels
 from apps.speech.keyword_task import AudioSummary
 from apps.speech.model import CTCLoss, build_ctc_model, decode
-from common.datasets.speech import DIGIT_WORDS, SAMPLE_RATE
+from common.datasets.speech import DIGIT_WORDS, SAMPLE_RATE, SpokenDigits
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
@@ -28,6 +29,7 @@ class SpeechRecognition(Task):
     description = ("CTC recogniser of spoken digit strings on raw 16 kHz audio: convolutions + bidirectional "
                    "GRU/LSTM, greedy and beam-search decoding, WER with jiwer")
     config_class = SpeechRecognitionConfig
+    embedded_datasets = (SpokenDigits,)
     models = ("gru", "lstm")
     primary_metric = ("wer", "lower", ".4f")
 
@@ -157,8 +159,6 @@ class SpeechRecognition(Task):
         return ("word error rate <= 10% on held-out voices", wer <= 0.10, f"WER {wer:.2%}")
 
     def search_space(self, hp, cfg: SpeechRecognitionConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "rnn": choice(hp, "rnn", cfg.rnn, ["gru", "lstm"]),
             "rnn_units": choice(hp, "rnn_units", cfg.rnn_units, [64, 96, 128]),

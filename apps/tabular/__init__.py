@@ -8,7 +8,7 @@
     dlsuite tabular predict --run DIR rows.csv --set predictions_csv=predicted.csv
     dlsuite tabular export --run DIR                              # SavedModel taking raw columns
 
-* Data (`common.datasets.tabular`): `penguins`, palmerpenguins' 344 penguins with 19 missing
+* Data (`apps.tabular.data`): `penguins`, palmerpenguins' 344 penguins with 19 missing
   cells, a fixed 70/10/20 split stratified by species (TFDS builder reading the installed
   package); or any CSV, or a `tfds:` set of scalar features, split 70/10/20 with `seed`
   (stratified by the target for classification).

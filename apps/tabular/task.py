@@ -9,11 +9,13 @@ import tensorflow as tf
 from sklearn.metrics import classification_report, confusion_matrix, mean_absolute_error, mean_squared_error, r2_score
 
 from apps.tabular.config import TabularConfig
+from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
 from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs
-from common.datasets.tabular import TableData, category_strings, load_table, numeric_values
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
+from common.optimizers import build_optimizer
 from common.pipeline import make_pipeline
 from common.task import Task
 
@@ -33,6 +35,7 @@ class Tabular(Task):
     description = ("MLP on raw table rows (normalisation, one-hot, missing-value imputation with indicators inside "
                    "the model) vs logistic/linear regression and HistGradientBoosting")
     config_class = TabularConfig
+    embedded_datasets = (Penguins,)
     models = ("mlp",)
     primary_metric = CLASSIFICATION_METRIC
     benchmark_rows = (("tabular-penguins-body_mass_g", {"target": "body_mass_g"}),)
@@ -89,8 +92,6 @@ class Tabular(Task):
     def compile_model(self, model, cfg, steps_per_epoch, phase=None):
         """Cross-entropy and accuracy for a classifier, squared error and MAE for a regressor: the task type is
         known from the data only, so it is read off the model's output width."""
-        from common.training import build_optimizer
-
         classification = model.output_shape[-1] > 1
         model.compile(optimizer=build_optimizer(cfg, steps_per_epoch),
                       loss="sparse_categorical_crossentropy" if classification else "mse",
@@ -254,8 +255,6 @@ class Tabular(Task):
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TabularConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "units": choice(hp, "units", cfg.units, [32, 64, 128, 256]),
             "depth": int_range(hp, "depth", cfg.depth, 1, 3),

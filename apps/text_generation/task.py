@@ -20,6 +20,8 @@ from apps.text_generation.data import (
 from apps.text_generation.generation import check_sampling, generate, vocabulary_of
 from apps.text_generation.model import build_language_model
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
+from common.optimizers import build_optimizer
 from common.pipeline import make_pipeline
 from common.task import Task
 
@@ -124,8 +126,6 @@ class TextGeneration(Task):
 
     def compile_model(self, model, cfg: TextGenerationConfig, steps_per_epoch: int, phase=None) -> None:
         """As every task compiles, plus learning-rate warm-up and gradient clipping (`warmup_steps`, `clipnorm`)."""
-        from common.training import build_optimizer
-
         model.compile(optimizer=build_optimizer(cfg, steps_per_epoch, warmup_steps=cfg.effective_warmup_steps,
                                                 global_clipnorm=cfg.effective_clipnorm or None),
                       loss=self.build_losses(cfg), metrics=self.build_metrics(cfg), jit_compile=cfg.jit_compile)
@@ -215,8 +215,6 @@ class TextGeneration(Task):
                 f"{model:.3f} vs {baseline['bits_per_character']:.3f} bits/char ({baseline['order']}-gram)")
 
     def search_space(self, hp, cfg: TextGenerationConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         widths = [dim for dim in (64, 128, 256) if cfg.model != "gpt" or dim % cfg.heads == 0]
         space = {
             "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, widths),

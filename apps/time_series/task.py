@@ -17,7 +17,9 @@ import keras
 from apps.time_series.config import TimeSeriesConfig
 from apps.time_series.model import build_forecaster
 from common.datasets import SeriesData, load_series
+from common.datasets.embedded import Co2, Sunspots
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.pipeline import make_pipeline
 from common.task import Task
 
@@ -74,6 +76,7 @@ class TimeSeriesForecasting(Task):
     name = "time_series"
     description = "RNN/LSTM/GRU forecaster (stacked, bidirectional) vs last value, seasonal naive and ARIMA"
     config_class = TimeSeriesConfig
+    embedded_datasets = (Sunspots, Co2)
     models = ("simple_rnn", "lstm", "gru")
     primary_metric = ("mae", "lower", ".3f")
     benchmark_rows = (("time_series-co2", {"dataset": "co2"}),)
@@ -211,8 +214,6 @@ class TimeSeriesForecasting(Task):
                 f"MAE {mae:.3f} vs best baseline {name} {best:.3f}")
 
     def search_space(self, hp, cfg: TimeSeriesConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "cell": choice(hp, "cell", cfg.cell, ["simple_rnn", "lstm", "gru"]),
             "units": choice(hp, "units", cfg.units, [16, 32, 64]),

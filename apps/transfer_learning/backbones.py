@@ -9,21 +9,18 @@ weights file on disk, or random initialisation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import warnings
 
 import keras
-from keras import layers
 
+from apps.image_classification.config import ImageClassificationConfig
+from apps.image_classification.task import ImageClassification
 from apps.transfer_learning.config import TransferLearningConfig
+from common.config import resolve_config, runtime_settings
 from common.errors import UsageError
 from common.export import load_model
-from common.runs import RunDir
-
-BACKBONE_NAME = "backbone"
+from common.pretrained import BACKBONE_NAME, cached_run, cut_before_classifier
 
 # config name -> (keras.applications constructor, ImageNet preprocessing the model does not do itself).
 # MobileNetV3 and EfficientNet rescale 0..255 inputs inside the model; ResNet50 expects the "caffe"
@@ -34,79 +31,19 @@ APPLICATIONS = {
     "resnet50": ("ResNet50", "caffe"),
 }
 
-# Pre-training settings that change where the run is written, not what it learns.
-_NOT_IN_CACHE_KEY = ("data_dir", "strategy", "tpu", "image_summary_every")
-
-
 def pretrain_config(cfg: TransferLearningConfig):
-    """The image_classification config of the default backbone: its defaults, then `cfg.pretrain`."""
-    from apps.image_classification.config import ImageClassificationConfig
-    from common.config import resolve_config
-
-    overrides = {**cfg.pretrain, "data_dir": cfg.data_dir, "strategy": cfg.strategy}
+    """The image_classification config of the default backbone: its defaults, then `cfg.pretrain`, then
+    this run's runtime settings."""
+    overrides = {**cfg.pretrain, **runtime_settings(cfg, ImageClassificationConfig)}
     return resolve_config(ImageClassificationConfig, "image_classification", overrides=overrides)
 
 
 def pretrained_run_dir(cfg: TransferLearningConfig) -> str:
     """The default backbone's run directory, pre-training it first if no finished run is cached
-    (`cached_classifier_run`). The caller re-seeds afterwards: pre-training seeds the global
+    (`common.pretrained.cached_run`). The caller re-seeds afterwards: pre-training seeds the global
     generators with its own seed."""
-    return cached_classifier_run(pretrain_config(cfg), cfg.data_dir, "transfer_learning", "the default backbone",
-                                 "pre-training")
-
-
-def cached_classifier_run(pre, data_dir: str, app: str, what: str = "a classifier", doing: str = "training") -> str:
-    """The finished image_classification run of config `pre`, trained first if none is cached.
-
-    The cache folder is `<parent of the TFDS data dir>/backbones/image_classification-<dataset>-<hash>`,
-    keyed by the config (less the settings that don't change the model), so applications that ask for
-    the same classifier share one run (transfer_learning's backbone, the GAN's feature classifier)
-    and a changed config trains a new one. `app`, `what` and `doing` word the progress lines
-    ("transfer_learning: pre-training the default backbone ...").
-    """
-    from apps.image_classification.task import ImageClassification
-    from common.datasets import default_data_dir
-    from common.training import train
-
-    key = {k: v for k, v in pre.to_dict().items() if k not in _NOT_IN_CACHE_KEY}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    root = os.path.dirname(os.path.abspath(data_dir or default_data_dir()))
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", pre.dataset).strip("_")
-    run_dir = os.path.join(root, "backbones", f"image_classification-{name}-{digest}")
-    if RunDir(run_dir).is_finished():
-        print(f"{app}: {what}: {run_dir} (cached)", flush=True)
-        return run_dir
-    print(f"{app}: {doing} {what} (image_classification on {pre.dataset}, {pre.epochs} epochs) "
-          f"into {run_dir}; later runs reuse it", flush=True)
-    metrics = train(ImageClassification(), pre, run_dir, verbose=0)
-    print(f"{app}: {what} trained: test accuracy {metrics['test']['accuracy']:.4f} on {pre.dataset}", flush=True)
-    return run_dir
-
-
-def run_model_path(run_dir: str) -> str:
-    """The model file of a finished run, or a UsageError saying what is wrong with the folder."""
-    run = RunDir(run_dir)
-    if not os.path.isdir(run_dir):
-        raise UsageError(f"backbone run not found: {run_dir}")
-    if not run.is_finished():
-        raise UsageError(f"{run_dir} is not a finished run (no metrics.json): train it first")
-    return run.model
-
-
-def cut_before_classifier(model: keras.Model) -> keras.Model:
-    """The model up to the input of its last Dense layer (its classifier), as a model named "backbone".
-
-    Example:
-        >>> from apps.image_classification.model import build_cnn
-        >>> cut_before_classifier(build_cnn((28, 28, 1), 10, dense_units=32)).output_shape
-        (None, 32)
-    """
-    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
-        raise UsageError(f"model {model.name!r} does not take one batch of images, so it cannot be a backbone")
-    dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
-    if not dense:
-        raise UsageError(f"model {model.name!r} has no Dense classifier to cut off")
-    return keras.Model(model.inputs, dense[-1].input, name=BACKBONE_NAME)
+    return cached_run(ImageClassification(), pretrain_config(cfg), cfg.data_dir, "transfer_learning",
+                      "the default backbone", "pre-training")
 
 
 def load_run_backbone(model_path: str, pretrained: bool = True) -> keras.Model:

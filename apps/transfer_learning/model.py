@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from apps.transfer_learning.backbones import BACKBONE_NAME
+from common.pretrained import BACKBONE_NAME
 
 # ImageNet channel means in BGR order, as `keras.applications.resnet50.preprocess_input` subtracts them.
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -85,7 +85,7 @@ def build_transfer_model(
 
     Example:
         >>> from apps.image_classification.model import build_cnn
-        >>> from apps.transfer_learning.backbones import cut_before_classifier
+        >>> from common.pretrained import cut_before_classifier
         >>> backbone = cut_before_classifier(build_cnn((28, 28, 1), 10, dense_units=32))
         >>> build_transfer_model((8, 8, 1), 10, backbone).output_shape
         (None, 10)

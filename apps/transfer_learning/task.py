@@ -18,13 +18,15 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score
 
-from apps.image_classification.task import ImageClassification, to_numpy
+from apps.image_classification.task import ImageClassification
 from apps.transfer_learning import backbones
 from apps.transfer_learning.config import TransferLearningConfig
 from apps.transfer_learning.model import KeepBestWeights, build_transfer_model, freeze_backbone, unfreeze_top
-from common.datasets import ImageData, load_images
+from common.datasets import ImageData, load_images, sample_shots, to_numpy
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.pipeline import make_pipeline
+from common.pretrained import run_model_path
 from common.task import Phase
 from common.training import steps_for
 
@@ -46,43 +48,6 @@ class FewShotData(ImageData):
     shots: int = 0
     seed: int = 0
     backbone_model: str = ""
-
-
-def _label(image, label):
-    return label
-
-
-def sample_shots(dataset: tf.data.Dataset, class_names: list[str], shots: int, seed: int,
-                 source: str = "the train split") -> tuple[np.ndarray, np.ndarray]:
-    """`shots` examples of every class drawn without replacement with `seed`, as (images, labels) arrays.
-
-    Raises UsageError if a class has fewer than `shots` examples.
-
-    Example:
-        >>> ds = tf.data.Dataset.from_tensor_slices((np.zeros((6, 2, 2, 1)), [0, 1, 0, 1, 0, 1]))
-        >>> sample_shots(ds, ["a", "b"], 2, seed=0)[1].tolist()
-        [0, 0, 1, 1]
-    """
-    labels = np.fromiter(dataset.map(_label).as_numpy_iterator(), np.int64)
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(labels), bool)
-    for index, name in enumerate(class_names):
-        members = np.flatnonzero(labels == index)
-        if len(members) < shots:
-            raise UsageError(f"shots={shots} is more than the {len(members)} images of class {name!r} in {source}")
-        keep[rng.choice(members, shots, replace=False)] = True
-    mask = tf.constant(keep)
-
-    def chosen_index(index, example):
-        return mask[index]
-
-    def drop_index(index, example):
-        return example
-
-    chosen = dataset.enumerate().filter(chosen_index).map(drop_index)
-    images, chosen_labels = to_numpy(chosen)
-    order = np.argsort(chosen_labels, kind="stable")
-    return images[order], chosen_labels[order]
 
 
 class TransferLearning(ImageClassification):
@@ -107,7 +72,7 @@ class TransferLearning(ImageClassification):
         if cfg.backbone == "run":
             run_dir = cfg.backbone_run or backbones.pretrained_run_dir(cfg)
             keras.utils.set_random_seed(cfg.seed)  # pre-training re-seeded the generators with its own seed
-            backbone_model = backbones.run_model_path(run_dir)
+            backbone_model = run_model_path(run_dir)
         few = FewShotData(
             name=data.name, train=tf.data.Dataset.from_tensor_slices((images, labels)), validation=data.validation,
             test=data.test, class_names=data.class_names, image_shape=data.image_shape,
@@ -227,8 +192,6 @@ class TransferLearning(ImageClassification):
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TransferLearningConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         return {
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
             "finetune_learning_rate": float_range(hp, "finetune_learning_rate", cfg.finetune_learning_rate,

@@ -186,6 +186,7 @@ class DeEnSentences(tfds.core.GeneratorBasedBuilder):
     name = "de_en_sentences"
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
+    KIND = "pairs"  # read by its own loader (`load_pairs`), not the shared ones
     DESCRIPTION = "German-English example sentences of the trans-de-en dictionary (Debian package)."
 
     def _info(self) -> tfds.core.DatasetInfo:

@@ -13,11 +13,12 @@ from keras import ops
 
 from apps.translation.baseline import retrieval_translations, translation_scores
 from apps.translation.config import TranslationConfig
-from apps.translation.data import ParallelData, load_pairs
+from apps.translation.data import DeEnSentences, ParallelData, load_pairs
 from apps.translation.decoding import Translator, as_sources
 from apps.translation.model import build_translator, model_max_length, model_vocabularies
 from apps.translation.tokens import encode_targets, learn_vocabulary, tokenize
 from common.errors import UsageError
+from common.hyperparameters import choice, float_range, int_range
 from common.pipeline import make_pipeline
 from common.task import Task
 
@@ -141,6 +142,7 @@ class Translation(Task):
     description = ("encoder-decoder translation: Transformer or LSTM/GRU with attention, greedy and beam search, "
                    "BLEU/chrF vs TF-IDF nearest-neighbour retrieval")
     config_class = TranslationConfig
+    embedded_datasets = (DeEnSentences,)
     models = ("transformer", "rnn")
     monitor = "val_loss"
     primary_metric = ("bleu", "higher", ".2f")
@@ -324,8 +326,6 @@ class Translation(Task):
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TranslationConfig) -> dict:
-        from tuning.space import choice, float_range, int_range
-
         space = {
             "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, [64, 128, 256]),
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.3),

@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+import socket
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from common.datasets.data import ImageData, SeriesData, sample_shots, to_numpy
 from common.datasets.embedded import EMBEDDED
+from common.datasets.files import load_image_folder, read_series_csv
 from common.errors import UsageError
+
+__all__ = ["EMBEDDED", "ImageData", "SeriesData", "default_data_dir", "embedded_builder", "embedded_names",
+           "load_images", "load_series", "parse_source", "prepare_tfds", "sample_shots", "tfds_builder",
+           "tfds_split_names", "tfds_split_sizes", "to_numpy"]
 
 log = logging.getLogger(__name__)
 
@@ -33,39 +39,6 @@ def default_data_dir() -> str:
 
 def embedded_names(kind: str | None = None) -> list[str]:
     return [name for name, cls in EMBEDDED.items() if kind is None or cls.KIND == kind]
-
-
-@dataclass
-class ImageData:
-    """Train/validation/test splits of (image, label) pairs, unbatched; images keep their raw range."""
-
-    name: str
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    class_names: list[str]
-    image_shape: tuple[int, int, int]
-    sizes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-
-@dataclass
-class SeriesData:
-    """A univariate series in time order with contiguous train/validation/test blocks."""
-
-    name: str
-    times: np.ndarray
-    values: np.ndarray
-    n_validation: int
-    n_test: int
-    season: int = 1
-
-    @property
-    def n_train(self) -> int:
-        return len(self.values) - self.n_validation - self.n_test
 
 
 def parse_source(spec: str) -> tuple[str, str]:
@@ -86,7 +59,7 @@ def parse_source(spec: str) -> tuple[str, str]:
     )
 
 
-def _embedded_builder(name: str, kind: str, data_dir: str):
+def embedded_builder(name: str, kind: str, data_dir: str):
     cls = EMBEDDED[name]
     if cls.KIND != kind:
         raise UsageError(f"dataset {name!r} is a {cls.KIND} dataset; this application needs a {kind} dataset "
@@ -108,7 +81,7 @@ def load_images(spec: str, data_dir: str = "", image_size: int = 0, channels: in
     """
     source, name = parse_source(spec)
     if source == "embedded":
-        builder = _embedded_builder(name, "image", data_dir)
+        builder = embedded_builder(name, "image", data_dir)
         splits = {s: builder.as_dataset(split=s, as_supervised=True) for s in ("train", "validation", "test")}
         sizes = {s: builder.info.splits[s].num_examples for s in splits}
         class_names = [str(i) for i in range(builder.info.features["label"].num_classes)]
@@ -116,8 +89,6 @@ def load_images(spec: str, data_dir: str = "", image_size: int = 0, channels: in
     elif source == "tfds":
         splits, sizes, class_names, shape = _load_tfds_images(name, data_dir)
     else:
-        from common.datasets.files import load_image_folder
-
         return load_image_folder(spec, image_size=image_size or 64, channels=channels or 3, seed=seed)
 
     if image_size or channels or None in shape:
@@ -145,8 +116,6 @@ _REAL_DOWNLOAD_AND_PREPARE = vars(tfds.core.DatasetBuilder)["download_and_prepar
 
 def _check_can_download(builder, name: str) -> None:
     """Fails fast with a clear message when a TFDS dataset is not prepared and there is no internet."""
-    import socket
-
     if builder.is_prepared() or vars(tfds.core.DatasetBuilder)["download_and_prepare"] is not _REAL_DOWNLOAD_AND_PREPARE:
         return  # already prepared, or under tfds.testing.mock_data (nothing is downloaded)
     try:
@@ -243,7 +212,7 @@ def load_series(spec: str, data_dir: str = "", column: str = "", time_column: st
     if source == "tfds":
         raise UsageError("time series come from an embedded name or a CSV file, not tfds:")
     if source == "embedded":
-        builder = _embedded_builder(name, "series", data_dir)
+        builder = embedded_builder(name, "series", data_dir)
         parts = [tfds.as_numpy(builder.as_dataset(split=s)) for s in ("train", "validation", "test")]
         rows = [sorted(p, key=lambda r: r["time"]) for p in parts]  # time order, whatever the file order
         times = np.array([r["time"] for part in rows for r in part], np.float64)
@@ -251,8 +220,6 @@ def load_series(spec: str, data_dir: str = "", column: str = "", time_column: st
         n_val, n_test = len(rows[1]), len(rows[2])
         season = int(builder.info.metadata.get("season", 1)) if builder.info.metadata else 1
     else:
-        from common.datasets.files import read_series_csv
-
         times, values = read_series_csv(spec, column=column, time_column=time_column)
         n_test = int(round(0.2 * len(values)))
         n_val = int(round(0.1 * len(values)))

@@ -174,117 +174,29 @@ class Co2(_SeriesBuilder):
         return np.asarray(times, np.float64), values
 
 
-VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+def embedded_name(builder: type) -> str:
+    """The suite's name of an embedded builder: its `EMBEDDED_NAME`, else its TFDS name."""
+    return getattr(builder, "EMBEDDED_NAME", "") or builder.name
 
 
-def fetch_vader_sdist(cache_dir: str) -> str:
-    """The vaderSentiment 3.3.2 source distribution, from `cache_dir` or fetched from PyPI into it.
-
-    Only the sdist carries `additional_resources/hutto_ICWSM_2014.tar.gz` (the wheel does not), so
-    it is fetched with `pip download --no-binary :all:`: a package registry, reachable where the
-    suite installs. `$DLSUITE_VADER_SDIST` names a local copy instead.
-    """
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
-    from common.errors import UsageError
-
-    local = os.environ.get("DLSUITE_VADER_SDIST")
-    if local:
-        if not os.path.isfile(local):
-            raise UsageError(f"DLSUITE_VADER_SDIST={local} is not a file")
-        return local
-    path = os.path.join(cache_dir, VADER_SDIST)
-    if os.path.isfile(path):
-        return path
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                   "--dest", tmp, "vaderSentiment==3.3.2"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        fetched = os.path.join(tmp, VADER_SDIST)
-        if done.returncode or not os.path.isfile(fetched):
-            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
-            raise UsageError(f"cannot fetch the vaderSentiment==3.3.2 sdist from PyPI ({reason}); download it "
-                             f"elsewhere and set DLSUITE_VADER_SDIST=/path/to/{VADER_SDIST}")
-        shutil.move(fetched, path)  # same file system: the cache never holds half a file
-    return path
+# The embedded sets the shared loaders (`common.datasets.parse_source` and the `load_*` functions built
+# on it) find by name: the shared ones below, and each application's own, added by `register_embedded`
+# where its builder is defined. `dlsuite list` shows every embedded set, from `Task.embedded_datasets`.
+EMBEDDED: dict[str, type] = {}
 
 
-def read_vader_sentences(sdist: str, corpus: str = "movieReviewSnippets") -> list[tuple[float, str]]:
-    """(mean human rating -4..4, sentence) rows of one `*_GroundTruth.txt` of the vaderSentiment sdist."""
-    import io
-    import tarfile
-
-    from common.errors import UsageError
-
-    try:
-        with tarfile.open(sdist) as outer:
-            inner_name = next(n for n in outer.getnames() if n.endswith("hutto_ICWSM_2014.tar.gz"))
-            with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_name).read())) as inner:
-                name = next(n for n in inner.getnames() if n.endswith(f"{corpus}_GroundTruth.txt"))
-                text = inner.extractfile(name).read().decode("utf-8")
-    except (tarfile.TarError, StopIteration, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{sdist} is not a vaderSentiment sdist with {corpus}_GroundTruth.txt "
-                         f"({type(exc).__name__}); delete it to fetch it again") from None
-    rows = []
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[2].strip():
-            rows.append((float(parts[1]), parts[2].strip()))
-    return rows
+def register_embedded(builder: type) -> type:
+    """Class decorator: lets the shared loaders read an application's embedded builder by name
+    (an embedded name with a `KIND`: "image", "series", "text", "table", "audio")."""
+    EMBEDDED[embedded_name(builder)] = builder
+    return builder
 
 
-class VaderMovies(tfds.core.GeneratorBasedBuilder):
-    """10,605 movie-review sentences with mean human ratings (Hutto and Gilbert, ICWSM 2014).
+for _builder in (Digits, Mnist5k, Sunspots, Co2):
+    register_embedded(_builder)
 
-    Labelled by the sign of the rating (the 37 sentences rated exactly 0 are left out: 10,568
-    remain); split 70/10/20 stratified with seed 0, like the image sets. The text comes from the
-    vaderSentiment 3.3.2 sdist (fetched from PyPI once, see `fetch_vader_sdist`).
-    """
+# Serve one application each; they move into their applications.
+from common.datasets.speech import SpokenDigits, SpokenKeywords  # noqa: E402 - it imports nothing from this module
 
-    name = "vader_movies"
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
-    DESCRIPTION = "10,568 movie-review sentences, positive/negative by mean human rating (vaderSentiment sdist)."
-    KIND = "text"
-    CLASS_NAMES = ["negative", "positive"]
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=self.DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "text": tfds.features.Text(),
-                "label": tfds.features.ClassLabel(names=self.CLASS_NAMES),
-                "rating": tfds.features.Scalar(dtype=np.float32),
-            }),
-            supervised_keys=("text", "label"),
-        )
-
-    def _split_generators(self, dl_manager):
-        rows = [(rating, text) for rating, text in read_vader_sentences(fetch_vader_sdist(str(dl_manager.download_dir)))
-                if rating != 0]
-        labels = np.array([int(rating > 0) for rating, _ in rows])
-        splits = stratified_split_indices(labels)
-        return {name: self._generate_examples(rows, idx) for name, idx in splits.items()}
-
-    def _generate_examples(self, rows, indices):
-        for i in indices:
-            rating, text = rows[i]
-            yield int(i), {"text": text, "label": int(rating > 0), "rating": np.float32(rating)}
-
-
-EMBEDDED = {cls.name: cls for cls in (Digits, Mnist5k, Sunspots, Co2, VaderMovies)}
-
-# Builders kept in their own modules, registered here so every loader finds them by name.
-from common.datasets.tabular import Penguins  # noqa: E402 - it imports nothing from this module at load time
-
-EMBEDDED[Penguins.EMBEDDED_NAME] = Penguins
-
-from common.datasets.speech import SpokenDigits, SpokenKeywords  # noqa: E402 - nor does this one
-
-EMBEDDED.update({cls.name: cls for cls in (SpokenKeywords, SpokenDigits)})
+for _builder in (SpokenKeywords, SpokenDigits):
+    register_embedded(_builder)

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from common.datasets.data import ImageData
+from common.datasets.embedded import stratified_split_indices
 from common.errors import UsageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -60,9 +62,6 @@ def decode_image(path, image_size: int, channels: int):
 
 def load_image_folder(path: str, image_size: int, channels: int, seed: int):
     """Splits a class-folder image set 70/10/20 (stratified, seeded) into train/validation/test."""
-    from common.datasets import ImageData
-    from common.datasets.embedded import stratified_split_indices
-
     files, labels, class_names = list_image_folder(path)
     for file in files:
         check_image(file)

@@ -1,4 +1,4 @@
-"""Helpers that declare hyperparameters named after config fields, defaulting to the config's value.
+"""Helpers for `Task.search_space`: hyperparameters named after config fields, defaulting to the config's value.
 
 The config's value is always inside the search space, so `HyperParameters()` with no values set
 builds exactly the configured model, and a search starts from it.

@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 import tensorflow_datasets as tfds
 
+from common.datasets import embedded_builder, parse_source, prepare_tfds, tfds_builder
+from common.datasets.embedded import register_embedded, stratified_split_indices
+from common.datasets.files import read_csv_frame
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
@@ -31,6 +34,7 @@ MAX_INTEGER_CLASSES = 10
 MIN_ROWS_PER_CLASS = 5  # a stratified 70/10/20 split needs a few rows of every class
 
 
+@register_embedded
 class Penguins(tfds.core.GeneratorBasedBuilder):
     """palmerpenguins' 344 penguins (`palmerpenguins.load_penguins()`), every column kept raw.
 
@@ -57,7 +61,6 @@ class Penguins(tfds.core.GeneratorBasedBuilder):
                                      features=tfds.features.FeaturesDict(features))
 
     def _split_generators(self, dl_manager):
-        from common.datasets.embedded import stratified_split_indices
         from palmerpenguins import load_penguins
 
         frame = load_penguins()[list(self.COLUMNS)]
@@ -146,9 +149,7 @@ def infer_task(target: pd.Series) -> str:
 
 
 def _read_embedded(name: str, data_dir: str) -> dict[str, pd.DataFrame]:
-    from common.datasets import _embedded_builder
-
-    builder = _embedded_builder(name, "table", data_dir)
+    builder = embedded_builder(name, "table", data_dir)
     frames = {}
     for split in SPLITS:
         rows = list(tfds.as_numpy(builder.as_dataset(split=split)))
@@ -165,8 +166,6 @@ def _read_tfds(name: str, data_dir: str) -> pd.DataFrame:
     Class labels become their names, bytes become text ("" = missing); features that are not
     scalars (images, sequences, nested dicts) are left out.
     """
-    from common.datasets import prepare_tfds, tfds_builder
-
     builder, _ = tfds_builder(name, data_dir)
     features = builder.info.features
     columns = [k for k, f in features.items() if isinstance(f, (tfds.features.ClassLabel, tfds.features.Text))
@@ -189,8 +188,6 @@ def _read_tfds(name: str, data_dir: str) -> pd.DataFrame:
 
 
 def _split(frame: pd.DataFrame, labels: np.ndarray | None, seed: int, spec: str) -> dict[str, pd.DataFrame]:
-    from common.datasets.embedded import stratified_split_indices
-
     if len(frame) < 20:
         raise UsageError(f"{spec} has {len(frame)} rows with a target: too few for a 70/10/20 split (need 20)")
     strata = labels if labels is not None else np.zeros(len(frame), np.int64)
@@ -222,8 +219,6 @@ def load_table(spec: str, *, target: str, data_dir: str = "", task: str = "auto"
         >>> data.sizes, data.class_names
         ({'train': 240, 'validation': 35, 'test': 69}, ['Adelie', 'Chinstrap', 'Gentoo'])
     """
-    from common.datasets import parse_source
-
     if task not in TASK_TYPES:
         raise UsageError(f"task type {task!r} is not one of: {', '.join(TASK_TYPES)}")
     source, name = parse_source(spec)
@@ -233,8 +228,6 @@ def load_table(spec: str, *, target: str, data_dir: str = "", task: str = "auto"
     elif source == "tfds":
         whole, frames = _read_tfds(name, data_dir), None
     else:
-        from common.datasets.files import read_csv_frame
-
         whole = read_csv_frame(spec)
         frames = None
     columns = [str(c) for c in whole.columns]

@@ -1,8 +1,8 @@
-"""Labelled text for the language applications: one loader for embedded sets, TFDS, CSV files and folders.
+"""Sentiment data: the embedded `vader_movies` set, and one loader for it, TFDS, CSV files and folders.
 
 A spec is one of:
 
-* `vader_movies`: the embedded movie-review sentences (see `common.datasets.embedded.VaderMovies`);
+* `vader_movies`: the embedded movie-review sentences (`VaderMovies` below);
 * `tfds:NAME` with a text and a class-label feature (`tfds:imdb_reviews`); its validation split,
   else the last 10% of train;
 * a `.csv` file with a text column and a label column (`text_column`, `label_column`); any label
@@ -15,14 +15,115 @@ Texts stay Python strings in memory (the sets are small); pipelines are made by 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+import tensorflow_datasets as tfds
 
+from common.datasets import embedded_builder, parse_source, prepare_tfds, tfds_builder
+from common.datasets.embedded import register_embedded, stratified_split_indices
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
+
+
+VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+
+
+def fetch_vader_sdist(cache_dir: str) -> str:
+    """The vaderSentiment 3.3.2 source distribution, from `cache_dir` or fetched from PyPI into it.
+
+    Only the sdist carries `additional_resources/hutto_ICWSM_2014.tar.gz` (the wheel does not), so
+    it is fetched with `pip download --no-binary :all:`: a package registry, reachable where the
+    suite installs. `$DLSUITE_VADER_SDIST` names a local copy instead.
+    """
+    local = os.environ.get("DLSUITE_VADER_SDIST")
+    if local:
+        if not os.path.isfile(local):
+            raise UsageError(f"DLSUITE_VADER_SDIST={local} is not a file")
+        return local
+    path = os.path.join(cache_dir, VADER_SDIST)
+    if os.path.isfile(path):
+        return path
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                   "--dest", tmp, "vaderSentiment==3.3.2"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        fetched = os.path.join(tmp, VADER_SDIST)
+        if done.returncode or not os.path.isfile(fetched):
+            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
+            raise UsageError(f"cannot fetch the vaderSentiment==3.3.2 sdist from PyPI ({reason}); download it "
+                             f"elsewhere and set DLSUITE_VADER_SDIST=/path/to/{VADER_SDIST}")
+        shutil.move(fetched, path)  # same file system: the cache never holds half a file
+    return path
+
+
+def read_vader_sentences(sdist: str, corpus: str = "movieReviewSnippets") -> list[tuple[float, str]]:
+    """(mean human rating -4..4, sentence) rows of one `*_GroundTruth.txt` of the vaderSentiment sdist."""
+    try:
+        with tarfile.open(sdist) as outer:
+            inner_name = next(n for n in outer.getnames() if n.endswith("hutto_ICWSM_2014.tar.gz"))
+            with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_name).read())) as inner:
+                name = next(n for n in inner.getnames() if n.endswith(f"{corpus}_GroundTruth.txt"))
+                text = inner.extractfile(name).read().decode("utf-8")
+    except (tarfile.TarError, StopIteration, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{sdist} is not a vaderSentiment sdist with {corpus}_GroundTruth.txt "
+                         f"({type(exc).__name__}); delete it to fetch it again") from None
+    rows = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2].strip():
+            rows.append((float(parts[1]), parts[2].strip()))
+    return rows
+
+
+@register_embedded
+class VaderMovies(tfds.core.GeneratorBasedBuilder):
+    """10,605 movie-review sentences with mean human ratings (Hutto and Gilbert, ICWSM 2014).
+
+    Labelled by the sign of the rating (the 37 sentences rated exactly 0 are left out: 10,568
+    remain); split 70/10/20 stratified with seed 0, like the image sets. The text comes from the
+    vaderSentiment 3.3.2 sdist (fetched from PyPI once, see `fetch_vader_sdist`).
+    """
+
+    name = "vader_movies"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    DESCRIPTION = "10,568 movie-review sentences, positive/negative by mean human rating (vaderSentiment sdist)."
+    KIND = "text"
+    CLASS_NAMES = ["negative", "positive"]
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                "text": tfds.features.Text(),
+                "label": tfds.features.ClassLabel(names=self.CLASS_NAMES),
+                "rating": tfds.features.Scalar(dtype=np.float32),
+            }),
+            supervised_keys=("text", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        rows = [(rating, text) for rating, text in read_vader_sentences(fetch_vader_sdist(str(dl_manager.download_dir)))
+                if rating != 0]
+        labels = np.array([int(rating > 0) for rating, _ in rows])
+        splits = stratified_split_indices(labels)
+        return {name: self._generate_examples(rows, idx) for name, idx in splits.items()}
+
+    def _generate_examples(self, rows, indices):
+        for i in indices:
+            rating, text = rows[i]
+            yield int(i), {"text": text, "label": int(rating > 0), "rating": np.float32(rating)}
 
 
 @dataclass
@@ -61,8 +162,6 @@ def load_texts(spec: str, *, data_dir: str = "", text_column: str = "text", labe
         >>> data.sizes, data.class_names
         ({'train': 7397, 'validation': 1057, 'test': 2114}, ['negative', 'positive'])
     """
-    from common.datasets import parse_source
-
     source, name = parse_source(spec)
     if source == "embedded":
         data = _load_embedded(name, data_dir)
@@ -89,9 +188,7 @@ def _check_labels(spec: str, labels: np.ndarray, class_names: list[str]) -> None
 
 
 def _load_embedded(name: str, data_dir: str) -> TextData:
-    from common.datasets import _embedded_builder
-
-    builder = _embedded_builder(name, "text", data_dir)
+    builder = embedded_builder(name, "text", data_dir)
     texts, labels = {}, {}
     for split in SPLITS:
         rows = list(builder.as_dataset(split=split, as_supervised=True).as_numpy_iterator())
@@ -101,10 +198,6 @@ def _load_embedded(name: str, data_dir: str) -> TextData:
 
 
 def _load_tfds(name: str, data_dir: str) -> TextData:
-    import tensorflow_datasets as tfds
-
-    from common.datasets import prepare_tfds, tfds_builder
-
     builder, keys = tfds_builder(name, data_dir, text=tfds.features.Text, label=tfds.features.ClassLabel)
     text_key, label_key = keys["text"], keys["label"]
     features = builder.info.features
@@ -182,7 +275,6 @@ def _read_folder(path: str) -> tuple[list[str], list[str]]:
 
 def _split(spec: str, texts: list[str], names: list[str], *, seed: int) -> TextData:
     """Stratified 70/10/20 split of user data; labels become indices of the sorted class names."""
-    from common.datasets.embedded import stratified_split_indices
 
     for number, text in enumerate(texts):
         if not text.strip():

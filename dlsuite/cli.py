@@ -24,6 +24,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
+from common import serving  # noqa: E402 - after the environment above, before TensorFlow loads
+from common.config import describe_fields, flag_fields, resolve_config  # noqa: E402
+from common.errors import TrainingDiverged, UsageError  # noqa: E402
+from common.training import train  # noqa: E402
+from dlsuite.registry import APPS, embedded_datasets, get_app  # noqa: E402
+from tuning.search import search  # noqa: E402
+
 ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
 
 
@@ -40,16 +47,12 @@ def _add_train_options(parser: argparse.ArgumentParser, task=None) -> None:
     parser.add_argument("--output-dir", help="run directory (default: runs/APP-TIMESTAMP); rerun with the same one to resume")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     if task is not None:
-        from common.config import flag_fields
-
         for f in flag_fields(task.config_class):
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f"flag_{f.name}", metavar="VALUE",
                                 help=f"{f.metadata['help']} (same as --set {f.name}=VALUE)")
 
 
 def build_parser(app: str | None = None) -> argparse.ArgumentParser:
-    from apps import APPS
-
     prog = "dlsuite" if app is None else f"{app}.py"
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -110,16 +113,12 @@ def _overrides(args) -> dict:
 
 
 def _print_list() -> None:
-    from apps import APPS
-
     for name, task in APPS.items():
         default = task.config_class()
         print(f"{name}\n  {task.description}\n  default dataset: {default.dataset}    models: {', '.join(task.models)}")
-    from common.datasets.embedded import EMBEDDED
-
     print("\nembedded datasets (offline):")
-    for name, cls in EMBEDDED.items():
-        print(f"  {name:10s} {cls.KIND:6s} {cls.DESCRIPTION}")
+    for name, (cls, apps) in embedded_datasets().items():
+        print(f"  {name:17s} {cls.KIND:6s} {cls.DESCRIPTION} [{', '.join(apps)}]")
     print("  tfds:NAME  any TFDS dataset (needs internet the first time, or --data-dir with it prepared)")
 
 
@@ -138,8 +137,6 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def run(argv: list[str] | None = None, app: str | None = None) -> int:
-    from common.errors import TrainingDiverged, UsageError
-
     parser = build_parser(app)
     try:
         args = parser.parse_args(argv)
@@ -153,8 +150,6 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
         _print_list()
         return 0
     if args.action is None:
-        from apps import APPS
-
         own = tuple(name for name, _ in getattr(APPS.get(app_name), "actions", ()))
         print(f"dlsuite: error: name an action for {app_name}: {', '.join(ACTIONS + own)}", file=sys.stderr)
         return 2
@@ -169,9 +164,6 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
 
 
 def _dispatch(app_name: str, args) -> int:
-    from apps import get_app
-    from common.config import describe_fields, resolve_config
-
     task = get_app(app_name)
     if args.action == "config":
         for name, type_name, default, text in describe_fields(task.config_class):
@@ -194,14 +186,10 @@ def _dispatch(app_name: str, args) -> int:
 
 def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
     if args.action == "train":
-        from common.training import train
-
         metrics = train(task, cfg, output_dir, overwrite=args.overwrite, verbose=verbose)
         _print_metrics(metrics)
         print(f"  run saved in {output_dir}")
         return 0
-    from tuning.search import search
-
     summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
     best_config = os.path.join(output_dir, "best_config.json")
     print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")
@@ -210,8 +198,6 @@ def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
 
 
 def _use_run(task, args) -> int:
-    from common import serving
-
     if args.action == "evaluate":
         result = serving.evaluate_run(task, args.run, _overrides(args), args.set)
         _print_metrics(result)
