@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.config import resolve_config
+from common.errors import UsageError
 from common.export import export_saved_model, load_model
 from common.runs import RunDir
 from common.task import Task
@@ -13,8 +14,6 @@ def load_run(task: Task, run_dir: str, overrides: dict | None = None, sets=None)
     run = RunDir(run_dir)
     saved = run.read_json(run.config)
     if saved.get("app") != task.name:
-        from common.errors import UsageError
-
         raise UsageError(f"{run_dir} is a {saved.get('app')!r} run, not {task.name!r}")
     cfg = resolve_config(task.config_class, task.name, run.config, overrides, sets)
     model = load_model(run.model)

@@ -230,3 +230,14 @@ def test_token_dropout_replaces_words_only_in_training():
     dropped = np.asarray(layer(ids, training=True))
     assert set(np.unique(dropped[:, :4])) <= {1, 5, 6, 7, 8} and (dropped[:, 4:] == 0).all()
     assert 0.15 < np.mean(dropped[:, :4] == 1) < 0.35
+
+
+def test_lexicon_baselines_read_the_sign_of_each_score():
+    from apps.sentiment.lexicons import lexicon_baselines, positive_class
+
+    assert positive_class(["negative", "positive"]) == 1 and positive_class(["POS", "NEG"]) == 0
+    assert positive_class(["a", "b"]) is None and lexicon_baselines(["x"], np.array([0]), ["a", "b"]) == {}
+    texts = ["a wonderful, moving film", "a dull and terrible mess", "great acting, superb story", "awful, boring"]
+    results = lexicon_baselines(texts, np.array([1, 0, 1, 0]), ["neg", "pos"])
+    assert set(results) == {"vader", "textblob"}
+    assert results["vader"]["accuracy"] == 1.0 and results["textblob"]["accuracy"] == 1.0

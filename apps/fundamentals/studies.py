@@ -20,6 +20,7 @@ import numpy as np
 from apps.fundamentals.config import FundamentalsConfig
 from apps.fundamentals.model import build_mlp
 from common.errors import UsageError
+from common.export import save_model
 from common.optimizers import build_optimizer
 from common.training import steps_for
 
@@ -129,8 +130,6 @@ def train_variant(cfg: FundamentalsConfig, variant: Variant, data: Arrays, seed:
     TensorBoard gets its per-epoch curves in `log_dir`; `model_path`, if given, receives the model.
     A diverging variant (NaN loss) stops and is recorded as diverged rather than failing the study.
     """
-    from common.export import save_model
-
     keras.utils.set_random_seed(seed)
     keras.backend.clear_session()
     x, y = training_subset(data, variant.train_samples, cfg.seed)

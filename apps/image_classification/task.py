@@ -11,6 +11,7 @@ from apps.image_classification.model import build_augmentation, build_cnn
 from apps.image_classification.vit import build_vit
 from common.datasets import ImageData, load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
+from common.datasets.files import check_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
@@ -104,8 +105,6 @@ class ImageClassification(Task):
                             "macro_f1": float(f1_score(y_test, predicted, average="macro"))}}
 
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
-        from common.datasets.files import check_image
-
         if not inputs:
             raise UsageError("predict needs image files: dlsuite image_classification predict --run DIR IMAGE...")
         height, width, channels = model.input_shape[1:]

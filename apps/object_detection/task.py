@@ -12,6 +12,7 @@ from apps.object_detection.coco import coco_metrics
 from apps.object_detection.config import ObjectDetectionConfig
 from apps.object_detection.data import DetectionData, DigitScenes, load_detection
 from apps.object_detection.model import HeatmapFocalLoss, MaskedL1Loss, build_centernet
+from common.datasets.files import check_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
 from common.pipeline import split_pipelines
@@ -136,8 +137,6 @@ class ObjectDetection(Task):
 
     def predict(self, model, cfg: ObjectDetectionConfig, summary: dict, inputs: list[str]) -> list[dict]:
         from apps.object_detection.drawing import draw_boxes
-        from common.datasets.files import check_image
-
         if not inputs:
             raise UsageError("predict needs image files: dlsuite object_detection predict --run DIR IMAGE...")
         height, width, channels = model.input_shape[1:]

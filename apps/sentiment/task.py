@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.data import TextData, VaderMovies, load_texts
+from apps.sentiment.lexicons import lexicon_baselines
 from apps.sentiment.model import build_text_classifier, learn_vocabulary
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
@@ -28,7 +29,7 @@ def as_strings(texts: list[str]) -> tf.Tensor:
 class Sentiment(Task):
     name = "sentiment"
     description = ("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU, "
-                   "vs TF-IDF + logistic regression")
+                   "vs TF-IDF + logistic regression and the VADER and TextBlob lexicons")
     config_class = SentimentConfig
     embedded_datasets = (VaderMovies,)
     models = ("transformer", "bilstm", "bigru")
@@ -95,7 +96,8 @@ class Sentiment(Task):
         return {**classification_metrics(labels, probabilities), "report": report}
 
     def baselines(self, cfg: SentimentConfig, data: TextData) -> dict:
-        """TF-IDF of words and word pairs + logistic regression, its C chosen on the validation split."""
+        """TF-IDF of words and word pairs + logistic regression, its C chosen on the validation split; and,
+        for negative/positive classes, the lexicon tools VADER and TextBlob (`apps.sentiment.lexicons`)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -108,9 +110,9 @@ class Sentiment(Task):
         best = max(fits, key=lambda m: m.score(x_val, data.labels["validation"]))
         predicted = best.predict(vectorizer.transform(data.texts["test"]))
         labels = data.labels["test"]
-        return {"tfidf_logreg": {"accuracy": float(accuracy_score(labels, predicted)),
-                                 "macro_f1": float(f1_score(labels, predicted, average="macro")),
-                                 "C": float(best.C)}}
+        tfidf = {"accuracy": float(accuracy_score(labels, predicted)),
+                 "macro_f1": float(f1_score(labels, predicted, average="macro")), "C": float(best.C)}
+        return {"tfidf_logreg": tfidf, **lexicon_baselines(data.texts["test"], labels, data.class_names)}
 
     def figures(self, model, cfg, data: TextData, inputs, split="test") -> dict:
         predicted = self._probabilities(model, data, split).argmax(axis=1)

@@ -11,7 +11,9 @@ from sklearn.metrics import classification_report, confusion_matrix, mean_absolu
 from apps.tabular.config import TabularConfig
 from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
 from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+from common.datasets.files import read_csv_frame
 from common.errors import UsageError
+from common.export import atomic_write_text
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
@@ -215,9 +217,6 @@ class Tabular(Task):
     # --- serving ----------------------------------------------------------------------------
     def predict(self, model, cfg: TabularConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Predictions for every row of the CSV files given; cells may be missing, the target column is ignored."""
-        from common.datasets.files import read_csv_frame
-        from common.export import atomic_write_text
-
         if not inputs:
             raise UsageError("predict needs a CSV of rows: dlsuite tabular predict --run DIR rows.csv")
         numeric, categorical = summary.get("numeric", []), summary.get("categorical", [])

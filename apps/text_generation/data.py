@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from common.datasets import prepare_tfds, tfds_builder
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
@@ -142,8 +143,6 @@ def split_contiguous(text: str, validation: float = 0.1, test: float = 0.1) -> d
 
 def _load_tfds(name: str, data_dir: str) -> Corpus:
     import tensorflow_datasets as tfds
-
-    from common.datasets import prepare_tfds, tfds_builder
 
     builder, keys = tfds_builder(name, data_dir, text=tfds.features.Text)
     text_key = keys["text"]

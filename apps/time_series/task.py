@@ -18,6 +18,7 @@ from apps.time_series.config import TimeSeriesConfig
 from apps.time_series.model import build_forecaster
 from common.datasets import SeriesData, load_series
 from common.datasets.embedded import Co2, Sunspots
+from common.datasets.files import read_series_csv
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.pipeline import make_pipeline
@@ -187,8 +188,6 @@ class TimeSeriesForecasting(Task):
         if len(inputs) > 1:
             raise UsageError("time_series predict takes at most one CSV file")
         if inputs:
-            from common.datasets.files import read_series_csv
-
             times, values = read_series_csv(inputs[0], column=cfg.column, time_column=cfg.time_column)
         else:
             data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column, time_column=cfg.time_column,

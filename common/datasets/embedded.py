@@ -7,7 +7,7 @@ same examples in each split:
 
 * image sets: `test` is a stratified 20% of all examples; `validation` is a stratified 10% of
   all examples taken from the rest; `train` is the remaining 70%. `train` + `validation` is the
-  stratified 80% "train" side of DATA.md's 80/20 split.
+  stratified 80% "train" side of the 80/20 split in docs/DATA.md.
 * series: contiguous blocks in time order; the last `TEST` steps are `test`, the `VALIDATION`
   steps before them are `validation`, the rest is `train`.
 """
