@@ -19,9 +19,5 @@ The saved model returns the raw maps {"heatmap", "size", "offset"} (`boxes.decod
 boxes); the exported SavedModel (`dlsuite object_detection export`) returns the decoded detections
 too: normalised "boxes" (y0, x0, y1, x1), "scores", "classes" and "num_detections" per image.
 
-Measured (benchmark row `object_detection-digit_scenes`, default config, seed 0, 2-core Xeon shared
-with other jobs, load average 8.7 at start): test mAP@0.5 0.970, mAP 0.751, mAP@0.75 0.899 after
-12 epochs; `model.fit` took 695 s there (537 CPU-seconds for the whole run). The baseline reached
-mAP@0.5 0.838 and mAP 0.822: its boxes are exact by construction (a component's extent is how the
-true boxes are defined), so it wins at strict IoU thresholds; at IoU 0.5 the detector is ahead.
+Figures and limits: README.md beside this package.
 """
