@@ -7,15 +7,11 @@ embedded sets, so every run and machine sees the same 40 test images.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from common.datasets.embedded import stratified_split_indices
-from common.datasets.files import check_image
-from common.errors import UsageError
 
 WINDOW = 25  # side of the lfw_subset images and of the detector's window
 CLASS_NAMES = ["non_face", "face"]
@@ -127,13 +123,3 @@ def random_windows(photos: list[np.ndarray], count: int, seed: int = 0):
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(count)
     return tf.data.Dataset.zip(tf.data.Dataset.range(count), seeds).map(window, num_parallel_calls=tf.data.AUTOTUNE)
 
-
-def read_image(path: str) -> np.ndarray:
-    """The uint8 (H, W, C) pixels of an image file; UsageError for a missing or unreadable one."""
-    if not os.path.isfile(path):
-        raise UsageError(f"image not found: {path}")
-    check_image(path)
-    try:
-        return tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
-    except tf.errors.InvalidArgumentError:
-        raise UsageError(f"cannot read image {path}: not a complete PNG, JPEG, BMP or GIF") from None

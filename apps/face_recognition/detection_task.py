@@ -25,7 +25,6 @@ from apps.face_recognition.data import (
     held_out_windows,
     load_lfw_subset,
     random_windows,
-    read_image,
     to_grey,
 )
 from apps.face_recognition.detection_config import FaceDetectionConfig
@@ -38,6 +37,7 @@ from apps.face_recognition.detector import (
     window_logits,
 )
 from common.datasets import default_data_dir
+from common.datasets.files import read_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
 from common.pipeline import make_pipeline
