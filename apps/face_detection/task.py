@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from apps.face_recognition.data import (
+from apps.face_detection.config import FaceDetectionConfig
+from apps.face_detection.data import (
     CLASS_NAMES,
     LfwSubset,
     face_free_photos,
@@ -27,8 +28,7 @@ from apps.face_recognition.data import (
     random_windows,
     to_grey,
 )
-from apps.face_recognition.detection_config import FaceDetectionConfig
-from apps.face_recognition.detector import (
+from apps.face_detection.detector import (
     box_iou,
     build_face_classifier,
     detect_faces,
@@ -65,7 +65,7 @@ class DetectionData:
 
 def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
     """The `count` windows of `photos` (all face-free) that `model` scores most face-like, an equal share per photo."""
-    from apps.face_recognition.detector import score_windows, window_logits
+    from apps.face_detection.detector import score_windows, window_logits
 
     scorer = window_logits(model)
     share = -(-count // len(photos))

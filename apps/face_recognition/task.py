@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from apps.face_recognition.config import FaceRecognitionConfig
 from apps.face_recognition.embedding import BatchHardTripletLoss, build_embedding_network
 from apps.face_recognition.identities import (
     FaceIdentities,
@@ -18,7 +19,6 @@ from apps.face_recognition.identities import (
     prepare_face,
     resolve_crop,
 )
-from apps.face_recognition.recognition_config import FaceRecognitionConfig
 from apps.face_recognition.verification import pair_similarities, roc_figure, verify
 from common.datasets.embedded import Digits, Mnist5k
 from common.datasets.files import read_image

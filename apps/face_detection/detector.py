@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from apps.face_recognition.data import WINDOW
+from apps.face_detection.data import WINDOW
 
 STRIDE = 4  # pixels between neighbouring windows of one pyramid level
 

@@ -87,7 +87,7 @@ def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
     drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
     from sklearn.datasets import load_sample_images
 
-    from apps.face_recognition.detector import pyramid_windows
+    from apps.face_detection.detector import pyramid_windows
 
     windows = np.concatenate([pyramid_windows(to_grey(photo), min_face=WINDOW, scale_step=1.3)[0]
                               for photo in load_sample_images().images])
