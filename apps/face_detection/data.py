@@ -11,9 +11,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from apps.face_detection.detector import WINDOW, pyramid_windows
 from common.datasets.embedded import stratified_split_indices
 
-WINDOW = 25  # side of the lfw_subset images and of the detector's window
 CLASS_NAMES = ["non_face", "face"]
 # scikit-image photos without a human face: windows cut from them are extra negatives.
 FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass",
@@ -86,8 +86,6 @@ def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
     """`count` windows of scikit-learn's two sample photos (china.jpg, flower.jpg; no faces, never trained on),
     drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
     from sklearn.datasets import load_sample_images
-
-    from apps.face_detection.detector import pyramid_windows
 
     windows = np.concatenate([pyramid_windows(to_grey(photo), min_face=WINDOW, scale_step=1.3)[0]
                               for photo in load_sample_images().images])

@@ -65,8 +65,6 @@ class DetectionData:
 
 def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
     """The `count` windows of `photos` (all face-free) that `model` scores most face-like, an equal share per photo."""
-    from apps.face_detection.detector import score_windows, window_logits
-
     scorer = window_logits(model)
     share = -(-count // len(photos))
     hardest = []
