@@ -9,8 +9,8 @@ application. Every embedded dataset is listed once, by the tasks that declare it
 from __future__ import annotations
 
 from apps.chatbot.task import Chatbot
-from apps.face_recognition.detection_task import FaceDetection
-from apps.face_recognition.recognition_task import FaceRecognition
+from apps.face_detection.task import FaceDetection
+from apps.face_recognition.task import FaceRecognition
 from apps.fundamentals.task import Fundamentals
 from apps.gan.task import GANTask
 from apps.image_classification.task import ImageClassification

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.face_recognition.data import WINDOW, face_free_photos, load_lfw_subset, random_windows
-from apps.face_recognition.detection_task import ASTRONAUT_FACE
-from apps.face_recognition.detector import (
+from apps.face_detection.data import WINDOW, face_free_photos, load_lfw_subset, random_windows
+from apps.face_detection.detector import (
     WindowStandardization,
     box_iou,
     build_face_classifier,
     detect_faces,
     pyramid_scales,
 )
+from apps.face_detection.task import ASTRONAUT_FACE
 from conftest import read_json, write_png
 
 TINY_DETECTOR = ["--set", "width=4", "--set", "negatives=64", "--set", "min_face=64", "--set", "scale_step=1.5",
@@ -97,8 +97,8 @@ def test_training_lowers_the_loss_and_round_trips(tmp_path, data_dir):
 
 
 def test_phases_mine_hard_negatives_from_the_model(data_dir):
-    from apps.face_recognition.detection_config import FaceDetectionConfig
-    from apps.face_recognition.detection_task import FaceDetection
+    from apps.face_detection.config import FaceDetectionConfig
+    from apps.face_detection.task import FaceDetection
 
     task = FaceDetection()
     cfg = FaceDetectionConfig(epochs=10, hard_negative_rounds=2, hard_negative_epochs=3, hard_negatives=20,

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from common.datasets import embedded_builder
+from common.datasets import embedded_builder, prepare_tfds, tfds_builder
+from common.datasets.embedded import EMBEDDED
+from common.datasets.files import IMAGE_EXTENSIONS, check_image
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
@@ -81,8 +83,6 @@ def load_identities(spec: str, *, data_dir: str = "", image_size: int = 0, chann
         >>> data = load_identities("/data/faces", image_size=64)
         >>> data.pairs["test"][:2]
     """
-    from common.datasets.embedded import EMBEDDED
-
     crop = resolve_crop(center_crop, spec)
     if spec in EMBEDDED:
         images, names = _read_embedded(spec, data_dir, image_size, channels)
@@ -155,8 +155,6 @@ def _read_embedded(name: str, data_dir: str, image_size: int, channels: int) -> 
 
 
 def _read_folder(path: str, image_size: int, channels: int, crop: float) -> tuple[np.ndarray, list[str]]:
-    from common.datasets.files import IMAGE_EXTENSIONS, check_image
-
     if not os.path.isdir(path):
         raise UsageError(f"{path} is not a folder of person_name/*.jpg images")
     people = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
@@ -173,8 +171,6 @@ def _read_folder(path: str, image_size: int, channels: int, crop: float) -> tupl
 
 def _read_tfds(name: str, data_dir: str, image_size: int, channels: int, crop: float) -> tuple[np.ndarray, list[str]]:
     import tensorflow_datasets as tfds
-
-    from common.datasets import prepare_tfds, tfds_builder
 
     builder, keys = tfds_builder(name, data_dir, image=tfds.features.Image,
                                  person=(tfds.features.Text, tfds.features.ClassLabel))

@@ -52,6 +52,17 @@ def check_image(path: str) -> None:
         raise UsageError(f"cannot read image {path}: {type(exc).__name__}") from None
 
 
+def read_image(path: str) -> np.ndarray:
+    """The uint8 (H, W, C) pixels of an image file; UsageError for a missing or unreadable one."""
+    if not os.path.isfile(path):
+        raise UsageError(f"image not found: {path}")
+    check_image(path)
+    try:
+        return tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
+    except tf.errors.InvalidArgumentError:
+        raise UsageError(f"cannot read image {path}: not a complete PNG, JPEG, BMP or GIF") from None
+
+
 def decode_image(path, image_size: int, channels: int):
     """Reads and resizes one image file to float32 (image_size, image_size, channels) in 0..255."""
     data = tf.io.read_file(path)

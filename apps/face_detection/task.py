@@ -18,18 +18,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from apps.face_recognition.data import (
+from apps.face_detection.config import FaceDetectionConfig
+from apps.face_detection.data import (
     CLASS_NAMES,
     LfwSubset,
     face_free_photos,
     held_out_windows,
     load_lfw_subset,
     random_windows,
-    read_image,
     to_grey,
 )
-from apps.face_recognition.detection_config import FaceDetectionConfig
-from apps.face_recognition.detector import (
+from apps.face_detection.detector import (
     box_iou,
     build_face_classifier,
     detect_faces,
@@ -38,6 +37,7 @@ from apps.face_recognition.detector import (
     window_logits,
 )
 from common.datasets import default_data_dir
+from common.datasets.files import read_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
 from common.pipeline import make_pipeline
@@ -65,8 +65,6 @@ class DetectionData:
 
 def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
     """The `count` windows of `photos` (all face-free) that `model` scores most face-like, an equal share per photo."""
-    from apps.face_recognition.detector import score_windows, window_logits
-
     scorer = window_logits(model)
     share = -(-count // len(photos))
     hardest = []

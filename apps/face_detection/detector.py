@@ -13,8 +13,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from apps.face_recognition.data import WINDOW
-
+WINDOW = 25  # side of the detector's window and of the lfw_subset images
 STRIDE = 4  # pixels between neighbouring windows of one pyramid level
 
 

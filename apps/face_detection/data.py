@@ -7,17 +7,13 @@ embedded sets, so every run and machine sees the same 40 test images.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from apps.face_detection.detector import WINDOW, pyramid_windows
 from common.datasets.embedded import stratified_split_indices
-from common.datasets.files import check_image
-from common.errors import UsageError
 
-WINDOW = 25  # side of the lfw_subset images and of the detector's window
 CLASS_NAMES = ["non_face", "face"]
 # scikit-image photos without a human face: windows cut from them are extra negatives.
 FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass",
@@ -91,8 +87,6 @@ def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
     drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
     from sklearn.datasets import load_sample_images
 
-    from apps.face_recognition.detector import pyramid_windows
-
     windows = np.concatenate([pyramid_windows(to_grey(photo), min_face=WINDOW, scale_step=1.3)[0]
                               for photo in load_sample_images().images])
     return windows[np.sort(np.random.default_rng(seed).choice(len(windows), min(count, len(windows)), replace=False))]
@@ -127,13 +121,3 @@ def random_windows(photos: list[np.ndarray], count: int, seed: int = 0):
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(count)
     return tf.data.Dataset.zip(tf.data.Dataset.range(count), seeds).map(window, num_parallel_calls=tf.data.AUTOTUNE)
 
-
-def read_image(path: str) -> np.ndarray:
-    """The uint8 (H, W, C) pixels of an image file; UsageError for a missing or unreadable one."""
-    if not os.path.isfile(path):
-        raise UsageError(f"image not found: {path}")
-    check_image(path)
-    try:
-        return tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
-    except tf.errors.InvalidArgumentError:
-        raise UsageError(f"cannot read image {path}: not a complete PNG, JPEG, BMP or GIF") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from apps.face_recognition.data import read_image
+from apps.face_recognition.config import FaceRecognitionConfig
 from apps.face_recognition.embedding import BatchHardTripletLoss, build_embedding_network
 from apps.face_recognition.identities import (
     FaceIdentities,
@@ -19,9 +19,9 @@ from apps.face_recognition.identities import (
     prepare_face,
     resolve_crop,
 )
-from apps.face_recognition.recognition_config import FaceRecognitionConfig
 from apps.face_recognition.verification import pair_similarities, roc_figure, verify
 from common.datasets.embedded import Digits, Mnist5k
+from common.datasets.files import read_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
