@@ -10,8 +10,8 @@
     dlsuite chatbot predict --run DIR "Hello"                  # JSON: reply, confidence, model or retrieval
     dlsuite chatbot evaluate --run DIR                         # perplexity, BLEU/chrF again; export --run DIR
 
-The machinery is the translation application's, imported, not copied: the models
-(`apps.translation.model.build_translator`: a pre-norm Transformer encoder–decoder, or a
+The machinery is the translation application's, shared through `common/seq2seq/`, not copied: the models
+(`common.seq2seq.model.build_translator`: a pre-norm Transformer encoder–decoder, or a
 bidirectional GRU/LSTM encoder with a GRU/LSTM decoder and Luong or Bahdanau attention), its
 tokens and vocabularies (the context vocabulary lives in the model's `TextVectorization` layer,
 the reply vocabulary in its output layer, so a saved model takes raw text), teacher forcing with

@@ -1,6 +1,6 @@
-"""Incremental decoding of the translation application's encoder–decoders, and the retrieval fallback.
+"""Incremental decoding of the encoder–decoders of `common.seq2seq.model`, and the retrieval fallback.
 
-`IncrementalReplier` is translation's `Translator` (same greedy and beam-search loops, same
+`IncrementalReplier` is `common.seq2seq.decoding.Translator` (same greedy and beam-search loops, same
 rules: no '[UNK]', at most `max_length` tokens) with a step that does not run the decoder over
 the whole prefix again: the context is encoded once, and each step feeds only the newest token
 through the decoder:
@@ -22,12 +22,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from apps.translation.decoding import Translator, _log_softmax
-from apps.translation.tokens import decode_ids
+from common.seq2seq.decoding import Translator, log_softmax
+from common.seq2seq.tokens import decode_ids
 
 
 class IncrementalReplier(Translator):
-    """Greedy and beam-search replies of a model from `apps.translation.model.build_translator`, one token per step.
+    """Greedy and beam-search replies of a model from `common.seq2seq.model.build_translator`, one token per step.
 
     Args:
         model: the encoder–decoder (Transformer or RNN with attention).
@@ -98,7 +98,7 @@ class IncrementalReplier(Translator):
         state, logits = self._advance(state, ids[:, -1])
         state["rows"] = [(text, tuple(prefix)) for text, prefix in zip(texts, ids.tolist())]
         self.cache = state
-        return _log_softmax(logits)
+        return log_softmax(logits)
 
     # --- one decoder step -----------------------------------------------------------------------
     def _advance(self, state: dict, tokens: np.ndarray) -> tuple[dict, np.ndarray]:

@@ -1,9 +1,9 @@
-"""Greedy and beam-search decoding with a trained translator, and the log-probability of a translation.
+"""Greedy and beam-search decoding with a trained encoder–decoder, and the log-probability of a sequence.
 
 Each step runs the model over the whole prefix again and projects only the newest position:
-simple, exact, and cheap enough for sentences of a few dozen words (incremental decoding with
-cached states is text generation's business). Steps stop when every sentence has produced
-`[end]`, and after `max_length` tokens at the latest.
+simple, exact, and cheap enough for sentences of a few dozen words (the chatbot decodes
+incrementally). Steps stop when every sentence has produced `[end]`, and after `max_length`
+tokens at the latest.
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from apps.translation.model import model_max_length, model_vocabularies
-from apps.translation.tokens import END_ID, PAD_ID, START_ID, UNK_ID, decode_ids
+from common.seq2seq.model import model_max_length, model_vocabularies
+from common.seq2seq.tokens import END_ID, PAD_ID, START_ID, UNK_ID, decode_ids
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities (float64) of logits over the last axis, computed stably.
+
+    Example:
+        >>> np.exp(log_softmax(np.array([[0.0, 0.0]]))).tolist()
+        [[0.5, 0.5]]
+    """
     logits = np.asarray(logits, np.float64)
     top = logits.max(axis=-1, keepdims=True)
     return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
@@ -41,7 +47,7 @@ def as_sources(texts: list[str]) -> np.ndarray:
 
 
 class Translator:
-    """Decodes with a model from `apps.translation.model` (a fresh one or one loaded from `.keras`).
+    """Decodes with a model from `common.seq2seq.model` (a fresh one or one loaded from `.keras`).
 
     Args:
         model: the translator.
@@ -68,7 +74,7 @@ class Translator:
     def _step(self, sources: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Log-probabilities `(n, vocabulary)` of the token after each prefix `ids` (all of one length)."""
         features = self.features([sources, ids], training=False)
-        return _log_softmax(keras.ops.convert_to_numpy(self.projection(features[:, -1])))
+        return log_softmax(keras.ops.convert_to_numpy(self.projection(features[:, -1])))
 
     def _allowed(self, log_probs: np.ndarray) -> np.ndarray:
         log_probs[:, PAD_ID] = -np.inf  # padding and [start] are never predicted
@@ -159,6 +165,6 @@ class Translator:
         ids[:, 0] = START_ID
         for i, sequence in enumerate(sequences):
             ids[i, 1:len(sequence)] = sequence[:-1]
-        log_probs = _log_softmax(keras.ops.convert_to_numpy(self.model([as_sources(texts), ids], training=False)))
+        log_probs = log_softmax(keras.ops.convert_to_numpy(self.model([as_sources(texts), ids], training=False)))
         return np.array([sum(log_probs[i, t, token] for t, token in enumerate(sequence))
                          for i, sequence in enumerate(sequences)])
