@@ -159,7 +159,7 @@ def orient(name: str, languages: tuple[str, str], direction: str) -> tuple[str, 
 
 
 def read_builder(builder, name: str, languages: tuple[str, str], direction: str,
-                  names: dict[str, str]) -> ParallelData:
+                 names: dict[str, str]) -> ParallelData:
     """The pairs of a prepared TFDS builder: `names` maps SPLITS to the builder's split names, `languages` are
     its two text features (`direction` orients them, as in `orient`)."""
     source, target = orient(name, languages, direction)
