@@ -14,10 +14,10 @@ from apps.chatbot import data as chat_data
 from apps.chatbot.data import conversation_pairs, load_dialogs, split_conversations
 from apps.chatbot.decoding import IncrementalReplier, best_threshold, with_fallback
 from apps.chatbot.task import unigram_perplexity
-from apps.translation.decoding import Translator, as_sources
-from apps.translation.model import build_translator, model_vocabularies
-from apps.translation.tokens import encode_targets, learn_vocabulary
 from common.errors import UsageError
+from common.seq2seq.decoding import Translator, as_sources
+from common.seq2seq.model import build_translator, model_vocabularies
+from common.seq2seq.tokens import encode_targets, learn_vocabulary
 from conftest import read_json
 
 DIALOG = [("Hello", "Hi there."), ("How are you?", "I am fine, thank you."), ("What is your name?", "I am a bot."),

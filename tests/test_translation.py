@@ -10,12 +10,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from apps.translation.baseline import retrieval_translations, translation_scores
-from apps.translation.data import dictionary_pairs, load_pairs, read_tsv, split_pairs
-from apps.translation.decoding import Translator, as_sources
-from apps.translation.model import build_translator, model_vocabularies
-from apps.translation.tokens import decode_ids, encode_targets, learn_vocabulary, tokenize
+from apps.translation.data import dictionary_pairs, load_pairs
 from common.errors import UsageError
+from common.seq2seq.baseline import retrieval_translations, translation_scores
+from common.seq2seq.data import read_tsv, split_pairs
+from common.seq2seq.decoding import Translator, as_sources
+from common.seq2seq.model import build_translator, model_vocabularies
+from common.seq2seq.tokens import decode_ids, encode_targets, learn_vocabulary, tokenize
 from conftest import read_json
 
 SUBJECTS = [("Der Hund", "The dog"), ("Die Katze", "The cat"), ("Der Mann", "The man"), ("Die Frau", "The woman"),

@@ -10,8 +10,8 @@
     dlsuite chatbot predict --run DIR "Hello"                  # JSON: reply, confidence, model or retrieval
     dlsuite chatbot evaluate --run DIR                         # perplexity, BLEU/chrF again; export --run DIR
 
-The machinery is the translation application's, imported, not copied: the models
-(`apps.translation.model.build_translator`: a pre-norm Transformer encoder–decoder, or a
+The machinery is the translation application's, shared through `common/seq2seq/`, not copied: the models
+(`common.seq2seq.model.build_translator`: a pre-norm Transformer encoder–decoder, or a
 bidirectional GRU/LSTM encoder with a GRU/LSTM decoder and Luong or Bahdanau attention), its
 tokens and vocabularies (the context vocabulary lives in the model's `TextVectorization` layer,
 the reply vocabulary in its output layer, so a saved model takes raw text), teacher forcing with
@@ -24,7 +24,8 @@ TF-IDF retrieval baseline. The context is the previous turn only.
   split 80/10/10 by whole conversations, and conversations that share a context turn stay in one
   split, so no test prompt was seen in training: 1,868 / 210 / 228 pairs. Training pairs longer
   than `max_length` (40) tokens are left out (108).
-* Decoding (`decoding.py`): `IncrementalReplier` runs translation's greedy and beam-search loops
+* Decoding (`decoding.py`): `IncrementalReplier` (`common.seq2seq.decoding.IncrementalTranslator`
+  plus the confidence of each reply) runs translation's greedy and beam-search loops
   (GNMT length penalty, no '[UNK]') but encodes the context once and feeds one token per step
   (Transformer: cached self-attention inputs per block; RNN: the carried cell state), with the same
   logits as re-running the decoder over the prefix (tested). On the 228 test contexts of the default

@@ -45,7 +45,7 @@ class ChatbotConfig(TrainConfig):
     batch_size: int = option(32, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(1e-3, "Initial learning rate.", min=0.0)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
-    model: str = option("rnn", "Model family (apps.translation.model): a Transformer encoder-decoder, or an RNN "
+    model: str = option("rnn", "Model family (common.seq2seq.model): a Transformer encoder-decoder, or an RNN "
                                "encoder-decoder with attention (cell, bidirectional, attention).",
                         choices=("transformer", "rnn"))
     max_tokens: int = option(4000, "Vocabulary size of contexts and of replies (special tokens included), from the "

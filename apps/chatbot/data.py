@@ -7,12 +7,12 @@ Dataset specs:
   config per language (`--set language=german`). Every two consecutive turns of a conversation
   are a pair (turn i is the context, turn i + 1 its reply). English: 2,026 conversations, 2,393
   pairs.
-* a TSV file of `context<TAB>reply` lines, or `tfds:NAME` with two text features: read by the
-  translation application's `load_pairs` (its checks and its split apply).
+* a TSV file of `context<TAB>reply` lines, or `tfds:NAME` with two text features: read by
+  `common.seq2seq.data.load_parallel_data` (its checks and its split apply).
 
 The corpus is split 80/10/10 (of the pairs) by whole conversations, and conversations that share
 a context turn (case and surrounding space ignored) stay together, so no prompt of the test split
-was seen in training with another reply (translation's `split_pairs`, seed 0, on the pairs
+was seen in training with another reply (`common.seq2seq.data.split_pairs`, seed 0, on the pairs
 (context, conversation)).
 """
 
@@ -24,8 +24,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from apps.translation.data import SPLITS, ParallelData, load_pairs, split_pairs
+from common.datasets import default_data_dir
 from common.errors import UsageError
+from common.seq2seq.data import SPLITS, ParallelData, load_parallel_data, split_pairs
 
 CORPUS = "chatterbot_corpus"
 INSTALL_HINT = "pip install chatterbot-corpus"
@@ -160,11 +161,11 @@ class ChatterbotCorpus(tfds.core.GeneratorBasedBuilder):
 
 
 def load_dialogs(spec: str, *, language: str = "english", data_dir: str = "", seed: int = 0) -> ParallelData:
-    """(context, reply) pairs per split, as translation's `ParallelData` (sources are contexts, targets replies).
+    """(context, reply) pairs per split, as a `ParallelData` (sources are contexts, targets replies).
 
     Raises:
         UsageError: a missing corpus package (with the install command), an unknown language, and
-            whatever translation's `load_pairs` raises for files and TFDS names (missing, empty,
+            whatever `load_parallel_data` raises for files and TFDS names (missing, empty,
             non-UTF-8 files, lines that are not two tab-separated texts, ...).
 
     Example:
@@ -174,12 +175,10 @@ def load_dialogs(spec: str, *, language: str = "english", data_dir: str = "", se
     """
     if spec != CORPUS:
         if spec.startswith(("tfds:", "/", ".")) or os.path.exists(spec) or spec.lower().endswith((".tsv", ".txt")):
-            data = load_pairs(spec, data_dir=data_dir, seed=seed)
+            data = load_parallel_data(spec, data_dir=data_dir, seed=seed)
             return ParallelData(data.name, "context", "reply", data.sources, data.targets)
         raise UsageError(f"unknown dataset {spec!r}: use {CORPUS} (offline, --set language=...), a TSV file of "
                          "context<TAB>reply lines, or tfds:NAME with two text features")
-    from common.datasets import default_data_dir
-
     root = corpus_root()
     if language not in corpus_languages():
         raise UsageError(f"unknown language {language!r} for {CORPUS}: use one of {', '.join(corpus_languages())}")

@@ -15,12 +15,13 @@ import numpy as np
 from apps.chatbot.config import ChatbotConfig, parse_fallback
 from apps.chatbot.data import ChatterbotCorpus, load_dialogs
 from apps.chatbot.decoding import IncrementalReplier, best_threshold, with_fallback
-from apps.translation.baseline import retrieval_translations, translation_scores
-from apps.translation.data import ParallelData
-from apps.translation.model import model_max_length, model_vocabularies
-from apps.translation.task import Translation, _cell, teacher_forced_scores
-from apps.translation.tokens import encode_targets, tokenize
+from apps.translation.task import Translation
 from common.errors import UsageError
+from common.seq2seq.baseline import retrieval_translations, translation_scores
+from common.seq2seq.data import ParallelData
+from common.seq2seq.model import model_max_length, model_vocabularies
+from common.seq2seq.tokens import encode_targets, tokenize
+from common.seq2seq.training import markdown_cell, teacher_forced_scores
 
 QUIT = ("quit", "exit")
 
@@ -156,14 +157,15 @@ class Chatbot(Translation):
         greedy, confidence = replier.replies(contexts)
         if split != "test":  # during training: greedy only, to keep the epochs short
             rows = ["| context | reference | greedy (confidence) |", "|---|---|---|"]
-            rows += [f"| {_cell(c)} | {_cell(r)} | {_cell(g)} ({s:.2f}) |"
+            rows += [f"| {markdown_cell(c)} | {markdown_cell(r)} | {markdown_cell(g)} ({s:.2f}) |"
                      for c, r, g, s in zip(contexts, references, greedy, confidence)]
             return {"replies": "\n".join(rows)}
         beam = replier.translate(contexts, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty)
         retrieved = retrieval_translations(data.sources["train"], data.targets["train"], contexts)
         rows = [f"| context | reference | greedy (confidence) | beam {cfg.beam_size} | retrieval |",
                 "|---|---|---|---|---|"]
-        rows += [f"| {_cell(c)} | {_cell(r)} | {_cell(g)} ({s:.2f}) | {_cell(b)} | {_cell(t)} |"
+        rows += [f"| {markdown_cell(c)} | {markdown_cell(r)} | {markdown_cell(g)} ({s:.2f}) | {markdown_cell(b)} "
+                 f"| {markdown_cell(t)} |"
                  for c, r, g, s, b, t in zip(contexts, references, greedy, confidence, beam, retrieved)]
         return {"replies": "\n".join(rows)}
 

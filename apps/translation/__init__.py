@@ -20,14 +20,14 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
   17,174 distinct pairs from the 2023-01-30 file, split 80/10/10 with seed 0 so that no German and
   no English sentence is in two splits (13,740 / 1,717 / 1,717). Also TSV files and TFDS sets with
   two text features.
-* Tokens (`tokens.py`): lower-cased words, each punctuation mark a token. The source vocabulary
+* Tokens (`common/seq2seq/tokens.py`): lower-cased words, each punctuation mark a token. The source vocabulary
   lives in the model's `TextVectorization` layer and the target vocabulary in its output layer, so
   a saved or exported model takes raw sentences and needs nothing on the side. Targets are wrapped
   in [start]/[end]; training pairs longer than `max_length` (32) tokens are left out.
-* Models (`model.py`): a pre-norm Transformer encoder–decoder (the suite's encoder blocks plus
+* Models (`common/seq2seq/model.py`): a pre-norm Transformer encoder–decoder (the suite's encoder blocks plus
   decoder blocks with causal self-attention and cross-attention), or a (bidirectional) GRU/LSTM
   encoder with a GRU/LSTM decoder and Luong ("general") or Bahdanau (additive) attention.
-* Decoding (`decoding.py`): greedy, or batched beam search with GNMT length normalisation
+* Decoding (`common/seq2seq/decoding.py`): greedy, or batched beam search with GNMT length normalisation
   (`beam_size` 1 is greedy). Neither writes '[UNK]'. A sentence longer than `max_length` tokens
   is cut to its first `max_length` tokens, with a warning on stderr (`translate`, `predict`).
 * Evaluation: BLEU and chrF (sacrebleu, lower-cased, since the models write lower case) of greedy
@@ -35,13 +35,13 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
   teacher-forced test loss, perplexity and token accuracy, and the share of test words the
   model's vocabularies know: under 50% on either side (another language pair or direction) the
   evaluation stops with an error rather than report meaningless scores.
-* Baseline (`baseline.py`): nearest-neighbour retrieval, the training translation of the most
+* Baseline (`common/seq2seq/baseline.py`): nearest-neighbour retrieval, the training translation of the most
   similar training source (TF-IDF of words and word pairs, cosine), on the same sentences.
 * TensorBoard's Text tab (and `DIR/examples/translations.md`) shows test sentences with their
   reference, greedy and beam translations.
 * Export: the SavedModel's `serving_default` takes `source` strings `(batch, 1)` and `target` ids
   `(batch, time)` and returns next-word logits (one decoding step); the decoding loop is
-  `decoding.Translator`.
+  `common.seq2seq.decoding.Translator`.
 
 Measured (default config, 6 epochs, seed 0, 2-core Xeon shared with other jobs, so the times are
 upper bounds): the Transformer (3,009,091 parameters, 283 s of training) reached test BLEU 1.12

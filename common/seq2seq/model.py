@@ -13,7 +13,7 @@ Both families are functional Keras models with two inputs and one output:
   named `decoder_output`, so decoding can project the last position only.
 
 A saved `.keras` file therefore carries both vocabularies and needs nothing on the side. Lengths vary
-from batch to batch, so a batch of short sentences costs little (see `task.length_sorted_batches`).
+from batch to batch, so a batch of short sentences costs little (see `training.length_sorted_batches`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from apps.translation.tokens import standardize
+from common.seq2seq.tokens import standardize
 from common.layers import TokenAndPositionEmbedding, transformer_decoder, transformer_encoder
 
 MODELS = ("transformer", "rnn")

@@ -1,4 +1,4 @@
-"""Word-level tokens for translation: one standardization (in TensorFlow, so the models run it too),
+"""Word-level tokens for the encoder–decoders (translation, chatbot): one standardization (in TensorFlow, so the models run it too),
 vocabularies learned from training text, target ids wrapped in [start]/[end], and detokenization.
 
 Text is lower-cased and every punctuation mark becomes a token of its own ("Mary’s car." ->

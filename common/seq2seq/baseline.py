@@ -1,4 +1,5 @@
-"""The scores every translation run reports, and its classical baseline: nearest-neighbour retrieval.
+"""The scores every sequence-to-sequence run reports (translation, chatbot), and their classical baseline:
+nearest-neighbour retrieval.
 
 The baseline translates a sentence by finding the most similar training source (cosine of TF-IDF
 vectors of words and word pairs, scikit-learn) and returning that source's training translation. It
