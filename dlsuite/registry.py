@@ -14,11 +14,11 @@ from apps.face_recognition.task import FaceRecognition
 from apps.fundamentals.task import Fundamentals
 from apps.gan.task import GANTask
 from apps.image_classification.task import ImageClassification
+from apps.keyword_spotting.task import KeywordSpotting
 from apps.object_detection.task import ObjectDetection
 from apps.rl.task import RL
 from apps.sentiment.task import Sentiment
-from apps.speech.keyword_task import KeywordSpotting
-from apps.speech.recognition_task import SpeechRecognition
+from apps.speech_recognition.task import SpeechRecognition
 from apps.style_transfer.task import StyleTransfer
 from apps.tabular.task import Tabular
 from apps.text_generation.task import TextGeneration

@@ -12,10 +12,15 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from apps.speech.audio import read_wav, write_wav
-from apps.speech.data import labels_to_text, load_keywords, load_utterances, text_to_labels
-from apps.speech.model import CTCLoss, build_ctc_model, build_keyword_model, decode, log_mel, num_frames
-from common.datasets.speech import KEYWORD_CLASSES, SAMPLE_RATE, Synthesizer, split_voices
+from apps.keyword_spotting.data import KEYWORD_CLASSES, load_keywords
+from apps.keyword_spotting.model import build_keyword_model
+from apps.speech_recognition.data import labels_to_text, load_utterances, text_to_labels
+from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
+from common.audio import SAMPLE_RATE
+from common.audio.datasets import split_voices
+from common.audio.frontend import log_mel, num_frames
+from common.audio.synthesis import Synthesizer
+from common.audio.wav import read_wav, write_wav
 from common.errors import UsageError
 from conftest import read_json
 
@@ -82,7 +87,7 @@ def test_model_save_load_round_trip(kind, tmp_path):
 
 
 def test_time_shift_only_in_training():
-    from apps.speech.model import RandomTimeShift
+    from apps.keyword_spotting.model import RandomTimeShift
 
     layer = RandomTimeShift(100, seed=1)
     audio = np.arange(1, 1001, dtype=np.float32)[None].repeat(4, axis=0)
@@ -191,7 +196,7 @@ def test_speech_recognition_cli_end_to_end(cli, tmp_path):
 
 def test_ctc_training_lowers_the_loss():
     data = load_utterances("spoken_digits/tiny")
-    from apps.speech.data import pad_batch
+    from apps.speech_recognition.data import pad_batch
 
     clips = data.audio["train"][:8]
     labels = np.zeros((8, 7), np.int32)
@@ -207,9 +212,10 @@ def test_ctc_training_lowers_the_loss():
 def test_search_spaces_default_to_the_config():
     import keras_tuner
 
-    from apps.speech.config import KeywordSpottingConfig, SpeechRecognitionConfig
-    from apps.speech.keyword_task import KeywordSpotting
-    from apps.speech.recognition_task import SpeechRecognition
+    from apps.keyword_spotting.config import KeywordSpottingConfig
+    from apps.keyword_spotting.task import KeywordSpotting
+    from apps.speech_recognition.config import SpeechRecognitionConfig
+    from apps.speech_recognition.task import SpeechRecognition
 
     for task, cfg in ((KeywordSpotting(), KeywordSpottingConfig()), (SpeechRecognition(), SpeechRecognitionConfig())):
         overrides = task.search_space(keras_tuner.HyperParameters(), cfg)

@@ -194,9 +194,3 @@ def register_embedded(builder: type) -> type:
 
 for _builder in (Digits, Mnist5k, Sunspots, Co2):
     register_embedded(_builder)
-
-# Serve one application each; they move into their applications.
-from common.datasets.speech import SpokenDigits, SpokenKeywords  # noqa: E402 - it imports nothing from this module
-
-for _builder in (SpokenKeywords, SpokenDigits):
-    register_embedded(_builder)

@@ -5,49 +5,20 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.metrics import classification_report, confusion_matrix
 
-from apps.speech.audio import fit_length, read_wav
-from apps.speech.config import KeywordSpottingConfig
-from apps.speech.data import KeywordData, load_keywords
-from apps.speech.model import build_keyword_model
-from common.datasets.speech import BACKGROUND, SAMPLE_RATE, UNKNOWN, SpokenKeywords
+from apps.keyword_spotting.config import KeywordSpottingConfig
+from apps.keyword_spotting.data import BACKGROUND, UNKNOWN, KeywordData, SpokenKeywords, load_keywords
+from apps.keyword_spotting.model import build_keyword_model
+from common.audio import SAMPLE_RATE
+from common.audio.summary import AudioSummary
+from common.audio.wav import fit_length, read_wav
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
 from common.task import Task
-
-
-class AudioSummary(keras.callbacks.Callback):
-    """Writes clips to TensorBoard's Audio tab (`tf.summary.audio`) once, when training starts.
-
-    Args:
-        log_dir: the run's TensorBoard directory (clips go to `log_dir/audio`).
-        clips: `{name: (audio (n, samples) float32 in [-1, 1], markdown description)}`.
-    """
-
-    def __init__(self, log_dir: str, clips: dict):
-        super().__init__()
-        self.log_dir = log_dir
-        self.clips = clips
-
-    def on_train_begin(self, logs=None):
-        log_audio(self.log_dir, self.clips)
-
-
-def log_audio(log_dir: str, clips: dict, step: int = 0) -> None:
-    import os
-
-    writer = tf.summary.create_file_writer(os.path.join(log_dir, "audio"))
-    with writer.as_default():
-        for name, (audio, description) in clips.items():
-            tf.summary.audio(name, np.asarray(audio, np.float32)[..., None], SAMPLE_RATE, step=step,
-                             max_outputs=len(audio), description=description)
-    writer.flush()
-    writer.close()
 
 
 def listen(model: keras.Model, audio: np.ndarray, class_names: list[str], *, threshold: float = 0.7,

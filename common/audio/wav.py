@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from common.datasets.speech import SAMPLE_RATE
+from common.audio import SAMPLE_RATE
 from common.errors import UsageError
 
 MIN_SAMPLE_RATE = 8000  # below this a file cannot hold the speech band the models were trained on

@@ -1,7 +1,7 @@
 """Speak text into a 16 kHz mono WAV file with eSpeak NG, to try the speech applications on:
 
-    python -m apps.speech.say "yes" yes.wav
-    python -m apps.speech.say "three one four" digits.wav --voice en-us+m3 --rate 150 --pitch 40
+    python -m common.audio.say "yes" yes.wav
+    python -m common.audio.say "three one four" digits.wav --voice en-us+m3 --rate 150 --pitch 40
 """
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.audio.synthesis import Synthesizer
+from common.audio.wav import write_wav
 from common.errors import UsageError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.speech.say", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m common.audio.say", description=__doc__.splitlines()[0])
     parser.add_argument("text", help="what to say")
     parser.add_argument("wav", help="output WAV file")
     parser.add_argument("--voice", default="en-us", help="accent[+variant], e.g. en-us+m3 or en-gb-scotland+f2")
     parser.add_argument("--rate", type=int, default=160, help="words per minute")
     parser.add_argument("--pitch", type=int, default=50, help="base pitch 0-99")
     args = parser.parse_args(argv)
-    from apps.speech.audio import write_wav
-    from common.datasets.speech import Synthesizer
 
     try:
         audio = Synthesizer.get().say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch)

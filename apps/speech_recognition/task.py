@@ -6,15 +6,17 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from apps.speech.audio import read_wav
-from apps.speech.config import SpeechRecognitionConfig
-from apps.speech.data import UtteranceData, labels_to_text, load_utterances, pad_batch, text_to_labels
-from apps.speech.keyword_task import AudioSummary
-from apps.speech.model import CTCLoss, build_ctc_model, decode
-from common.datasets.speech import DIGIT_WORDS, SAMPLE_RATE, SpokenDigits
+from apps.speech_recognition.config import SpeechRecognitionConfig
+from apps.speech_recognition.data import (SpokenDigits, UtteranceData, labels_to_text, load_utterances, pad_batch,
+                                          text_to_labels)
+from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
+from common.audio import DIGIT_WORDS, SAMPLE_RATE
+from common.audio.summary import AudioSummary
+from common.audio.wav import read_wav
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
+
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     """Corpus word error rate (jiwer): substitutions + deletions + insertions over reference words."""

@@ -1,0 +1,135 @@
+"""The keyword spotting data: the embedded `spoken_keywords` set (synthesised with eSpeak NG, a `/tiny`
+config for tests) and `tfds:speech_commands`, as `tf.data` splits plus numpy test arrays.
+
+`spoken_keywords`: one-second clips at 16 kHz of the twenty Speech Commands keywords (yes, no, up,
+down, left, right, on, off, stop, go, zero ... nine), an `_unknown_` class (fifteen other words:
+bed, bird, cat, ...) and `_background_` (noise without speech); whole voices held out for
+validation and test (`common.audio.datasets`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from common.audio import DIGIT_WORDS, SAMPLE_RATE
+from common.audio.datasets import SPLITS, SpeechBuilder, SpeechConfig, decode_pcm, prepare_embedded, to_pcm
+from common.audio.synthesis import Synthesizer, background_noise, noisy, random_delivery, trim_silence
+from common.datasets import prepare_tfds, tfds_builder, tfds_split_sizes
+from common.datasets.embedded import register_embedded
+from common.errors import UsageError
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go") + DIGIT_WORDS
+UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "backward",
+                 "follow", "forward", "learn", "visual")
+UNKNOWN, BACKGROUND = "_unknown_", "_background_"
+KEYWORD_CLASSES = KEYWORDS + (UNKNOWN, BACKGROUND)
+
+
+@register_embedded
+class SpokenKeywords(SpeechBuilder):
+    """Speech Commands' twenty keywords, `_unknown_` words and `_background_` noise, one second at 16 kHz,
+    synthesised with eSpeak NG; whole voices held out for validation and test (see `common.audio.datasets`)."""
+
+    name = "spoken_keywords"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Four clips per training voice and class (was two)."}
+    DESCRIPTION = "20 keywords + unknown + background, 1 s at 16 kHz, eSpeak NG voices (test voices unseen)."
+    BUILDER_CONFIGS = [
+        SpeechConfig(name="default", validation_voices=12, test_voices=16, per_voice=4,
+                     description="76 training voices, 12 validation, 16 test; 4 clips per voice and class"),
+        SpeechConfig(name="tiny", validation_voices=2, test_voices=2, train_voices=3, per_voice=1,
+                     description="3/2/2 voices, 1 clip per voice and class (tests)"),
+    ]
+
+    TARGET = "label"
+
+    def _features(self) -> dict:
+        return {"label": tfds.features.ClassLabel(names=list(KEYWORD_CLASSES)), "word": tfds.features.Text()}
+
+    def _generate_examples(self, synthesizer: Synthesizer, variants: list[str], seed: int):
+        rng = np.random.default_rng([seed, 1])
+        for variant in variants:
+            for label, name in enumerate(KEYWORD_CLASSES):
+                for k in range(self.builder_config.per_voice):
+                    clip, word, voice = self._clip(rng, synthesizer, variant, name)
+                    yield f"{variant}/{name}/{k}", {"audio": to_pcm(clip), "label": label, "word": word,
+                                                    "voice": voice}
+
+    @staticmethod
+    def _clip(rng, synthesizer, variant, name) -> tuple[np.ndarray, str, str]:
+        if name == BACKGROUND:
+            level = 10 ** rng.uniform(-3.5, -1.0)  # RMS from near-silence to loud noise
+            return background_noise(rng, SAMPLE_RATE) * level, "", ""
+        word = UNKNOWN_WORDS[rng.integers(len(UNKNOWN_WORDS))] if name == UNKNOWN else name
+        delivery = random_delivery(rng, variant)
+        speech = trim_silence(synthesizer.say(word, **delivery))[:SAMPLE_RATE]
+        clip = np.zeros(SAMPLE_RATE, np.float32)
+        start = int(rng.integers(0, SAMPLE_RATE - len(speech) + 1))
+        clip[start: start + len(speech)] = speech
+        return np.clip(noisy(rng, clip), -1.0, 1.0), word, delivery["voice"]
+
+
+@dataclass
+class KeywordData:
+    """One-second clips: unbatched `(float32 audio (16000,), label)` splits, and the class names."""
+
+    name: str
+    splits: dict[str, tf.data.Dataset]
+    class_names: list[str]
+    sizes: dict[str, int] = field(default_factory=dict)
+    _arrays: dict = field(default_factory=dict, repr=False)
+
+    def arrays(self, split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(audio (n, 16000) float32, labels (n,)) of a split, read once (the first `limit` only if > 0)."""
+        key = (split, limit)
+        if key not in self._arrays:
+            ds = self.splits[split].take(limit) if limit else self.splits[split]
+            audio, labels = [], []
+            for a, y in ds.batch(512).as_numpy_iterator():
+                audio.append(a)
+                labels.append(y)
+            self._arrays[key] = (np.concatenate(audio) if audio else np.zeros((0, SAMPLE_RATE), np.float32),
+                                 np.concatenate(labels) if labels else np.zeros(0, np.int64))
+        return self._arrays[key]
+
+
+def _one_second(audio):
+    """int16 samples of any length -> float32 (16000,), centred and zero-padded or cut."""
+    audio = tf.cast(audio, tf.float32) / 32768.0
+    length = tf.shape(audio)[0]
+    start = tf.maximum(0, (length - SAMPLE_RATE) // 2)
+    audio = audio[start: start + SAMPLE_RATE]
+    pad = SAMPLE_RATE - tf.shape(audio)[0]
+    return tf.ensure_shape(tf.pad(audio, [[pad // 2, pad - pad // 2]]), (SAMPLE_RATE,))
+
+
+def load_keywords(spec: str, data_dir: str = "") -> KeywordData:
+    """Keyword clips from `spoken_keywords[/tiny]` or `tfds:speech_commands` (any TFDS set with an
+    Audio and a ClassLabel feature at 16 kHz)."""
+    if spec.startswith("tfds:"):
+        name = spec[len("tfds:"):]
+        builder, keys = tfds_builder(name, data_dir, audio=tfds.features.Audio, label=tfds.features.ClassLabel)
+        rate = builder.info.features[keys["audio"]].sample_rate
+        if rate and rate != SAMPLE_RATE:
+            raise UsageError(f"TFDS dataset {name!r} is sampled at {rate} Hz; the models take {SAMPLE_RATE} Hz")
+        available = set(builder.info.splits) if builder.info.splits else set()
+        names = {s: s for s in SPLITS} if {"validation", "test"} <= available else \
+            {"train": "train[:90%]", "validation": "train[90%:]", "test": "test" if "test" in available else "train[90%:]"}
+        prepare_tfds(builder, name)
+        splits = {s: builder.as_dataset(split=spec_).map(
+            lambda ex: (_one_second(ex[keys["audio"]]), ex[keys["label"]]), num_parallel_calls=tf.data.AUTOTUNE)
+            for s, spec_ in names.items()}
+        class_names = list(builder.info.features[keys["label"]].names)
+        return KeywordData(spec, splits, class_names, tfds_split_sizes(builder, names))
+    if spec.partition("/")[0] != SpokenKeywords.name:
+        raise UsageError(f"unknown keyword dataset {spec!r}: use spoken_keywords (embedded), spoken_keywords/tiny "
+                         "or tfds:speech_commands")
+    builder = prepare_embedded(spec, SpokenKeywords, data_dir)
+    splits = {s: builder.as_dataset(split=s).map(lambda ex: (tf.ensure_shape(decode_pcm(ex["audio"]), (SAMPLE_RATE,)),
+                                                             ex["label"])) for s in SPLITS}
+    return KeywordData(spec, splits, list(builder.info.features["label"].names),
+                       {s: builder.info.splits[s].num_examples for s in SPLITS})

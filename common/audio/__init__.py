@@ -1,0 +1,14 @@
+"""Audio shared by the speech applications (keyword_spotting, speech_recognition): raw 16 kHz mono.
+
+* `wav`: WAV files in and out (other rates resampled, bad files refused with one line, exit code 2).
+* `frontend`: the log-mel spectrogram both models compute as their first layers.
+* `synthesis`: the eSpeak NG synthesiser (`Synthesizer`) and the noise and deliveries of its clips.
+* `datasets`: the base of the applications' synthesised TFDS builders (`SpeechBuilder`), the voice
+  split and the PCM storage of their audio.
+* `config`: the config fields both applications share (`AudioConfig`).
+* `summary`: clips in TensorBoard's Audio tab (`AudioSummary`).
+* `say`: `python -m common.audio.say "three one four" digits.wav` makes a test WAV.
+"""
+
+SAMPLE_RATE = 16000
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
