@@ -48,12 +48,5 @@ TF-IDF retrieval baseline. The context is the previous turn only.
   recorded (metrics.json keeps their digest), evaluation data whose words the vocabularies mostly
   miss (under 50%, another language), `--beam-size 0`, a bad `fallback`.
 
-Measured (default config, 12 epochs, seed 0, 2 shared cores at load 15-24, so the times are upper
-bounds): the GRU model (2,050,291 parameters, 385 s of training) reaches test perplexity 208.5
-(unigram baseline 882.9) and BLEU 2.95 greedy / 1.06 beam 4, chrF 5.4 / 6.0; retrieval BLEU 5.64,
-chrF 12.5. The Transformer (`model=transformer`, 1,196,403 parameters, 74 s): perplexity 275.6,
-BLEU 0.11 / 0.06, chrF 5.9 / 6.9. On validation every larger fallback share raised BLEU (never
-2.33, half 2.98, always 4.51), so `auto` falls back always: with 1,868 training pairs and unseen
-test prompts, the generative model writes short generic replies ("i am not yet.") and loses to
-retrieval, and the fallback is what makes the default bot answer with real corpus replies.
+Figures and limits: README.md beside this package.
 """
