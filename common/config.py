@@ -209,15 +209,23 @@ def resolve_config(cls, app: str, config_file: str | None = None, overrides: dic
     return cls(**values)
 
 
+def _marked(cls, mark: str) -> set[str]:
+    """The fields of config class `cls` declared with `option(..., <mark>=True)` there or in a config class
+    it derives from: an application that declares `epochs` again (another default) keeps its kind."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {name for klass in cls.__mro__ for name, f in getattr(klass, "__dataclass_fields__", {}).items()
+            if f.metadata.get(mark) and name in names}
+
+
 def runtime_keys(cls) -> set[str]:
     """The fields of a config class declared with `option(..., runtime=True)`."""
-    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("runtime")}
+    return _marked(cls, "runtime")
 
 
 def resumable_keys(cls) -> set[str]:
     """The fields that may differ when an unfinished run is resumed: the runtime settings and the
     budget (`option(..., resumable=True)`); any other change would mix two trainings in one run."""
-    return runtime_keys(cls) | {f.name for f in dataclasses.fields(cls) if f.metadata.get("resumable")}
+    return runtime_keys(cls) | _marked(cls, "resumable")
 
 
 def runtime_settings(cfg: TrainConfig, cls=None) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from apps.fundamentals.config import FundamentalsConfig
+from apps.time_series.config import TimeSeriesConfig
 from common.config import TrainConfig, resumable_keys, runtime_keys, runtime_settings
 from dlsuite.registry import APPS, embedded_datasets
 
@@ -63,6 +65,9 @@ def test_runtime_settings_are_declared_once_in_the_config():
     assert runtime == {"data_dir", "strategy", "tpu", "precision", "jit_compile", "deterministic",
                        "image_summary_every"}
     assert resumable_keys(TrainConfig) == runtime | {"epochs", "early_stopping_patience"}
+    # an application that declares a field again (its own default and help) keeps the field's kind
+    assert resumable_keys(TimeSeriesConfig) == resumable_keys(TrainConfig)
+    assert runtime_keys(FundamentalsConfig) == runtime
     cfg = dataclasses.replace(TrainConfig(), strategy="one_device", data_dir="/tmp/x", seed=3)
     handed_on = runtime_settings(cfg)
     assert handed_on["strategy"] == "one_device" and handed_on["data_dir"] == "/tmp/x" and "seed" not in handed_on
