@@ -135,6 +135,17 @@ class Task:
         """Classical baselines on the same split, computed in the same run."""
         return {}
 
+    def real_world(self, model: keras.Model, cfg: TrainConfig, data: Any) -> dict[str, dict]:
+        """Scores on real-world sets from another source than the training data, never used for
+        training or model selection, next to the same baselines; metrics.json keeps them as
+        `real_world`:
+
+            {"<set>": {"source": "<package: files>", "examples": N,
+                       "model": {metric: value}, "baselines": {name: {metric: value}}}}
+
+        {} where the application has none for this data (the default)."""
+        return {}
+
     def figures(self, model: keras.Model, cfg: TrainConfig, data: Any, inputs: dict, split: str = "test") -> dict:
         """{name: matplotlib Figure} for `plots/` and TensorBoard."""
         return {}
@@ -169,7 +180,7 @@ class Task:
         `run` is the `RunDir`, already created, with the config saved. The loop owns its TensorBoard
         logs (`run.logs`), resumable state (`run.checkpoints`: rerunning the same command must go on
         from there) and the served model (`common.export.save_model(model, run.model)`). Returns the
-        parts of metrics.json it knows: "test" (required), and any of "baselines", "epochs",
+        parts of metrics.json it knows: "test" (required), and any of "baselines", "real_world", "epochs",
         "parameters", "data", "examples_per_second". Raise `TrainingDiverged` when it diverges."""
         raise NotImplementedError
 

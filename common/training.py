@@ -219,6 +219,7 @@ def train(
         if texts:
             log_texts(own.logs, texts, step=epochs_done - 1)
         baselines = task.baselines(cfg, data) if own is run else {}
+        real_world = task.real_world(model, cfg, data) if own is run else {}
         save_model(model, own.model)
 
         metrics = {
@@ -226,6 +227,7 @@ def train(
             "dataset": cfg.dataset,
             "test": test_metrics,
             "baselines": baselines,
+            **({"real_world": real_world} if real_world else {}),
             "epochs": epochs_done,
             "train_seconds": round(train_seconds, 3),
             "examples_per_second": round(throughput.examples_per_second, 1),
@@ -274,6 +276,7 @@ def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, overwrite: bool, verb
         "dataset": cfg.dataset,
         "test": result["test"],
         "baselines": result.get("baselines", {}),
+        **({"real_world": result["real_world"]} if result.get("real_world") else {}),
         "epochs": result.get("epochs", 0),
         "train_seconds": round(train_seconds, 3),
         "examples_per_second": result.get("examples_per_second", 0.0),

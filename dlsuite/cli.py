@@ -131,6 +131,11 @@ def _print_metrics(metrics: dict) -> None:
     print(f"  model      {fmt(metrics['test'])}")
     for name, values in metrics.get("baselines", {}).items():
         print(f"  {name:10s} {fmt(values)}")
+    for name, found in metrics.get("real_world", {}).items():
+        print(f"  real world: {name}, {found['examples']} examples ({found['source']})")
+        print(f"    model      {fmt(found['model'])}")
+        for baseline, values in found.get("baselines", {}).items():
+            print(f"    {baseline:10s} {fmt(values)}")
     if "train_seconds" in metrics:
         print(f"  {metrics['epochs']} epochs in {metrics['train_seconds']:.1f} s, "
               f"{metrics['examples_per_second']:.0f} examples/s")

@@ -369,8 +369,16 @@ def render_markdown(report: dict) -> str:
             f"{model_value:{fmt}} | {baselines} | {m['epochs']} | {m['train_seconds']:.1f} | "
             f"{m['examples_per_second']:.0f} | {m['parameters']:,} | {target_text} |"
         )
+        for set_name, found in (m.get("real_world") or {}).items():  # the same model on data from another source
+            others = ", ".join(f"{name} {values[key]:{fmt}}" for name, values in found.get("baselines", {}).items()
+                               if key in values) or "-"
+            value = found["model"].get(key)
+            lines.append(f"| {name} / real world: {set_name} | {m['app']} | {found['source']} ({found['examples']}) | "
+                         f"{key} ({better} is better) | {'-' if value is None else format(value, fmt)} | {others} "
+                         "| | | | | - |")
     lines += ["", "train s: wall time of `model.fit` (validation included); examples/s: training phase only "
-              "(`Throughput` callback, validation excluded)."]
+              "(`Throughput` callback, validation excluded). A row's \"real world\" lines score the same model and "
+              "baselines on a set from another source (`metrics.json` `real_world`), never used for training."]
     if any(row.get("collected") for row in report["rows"]):
         lines.append("(collected): a run trained earlier with the row's exact settings (`--collect`), read from "
                      "its metrics.json, not trained by this benchmark.")

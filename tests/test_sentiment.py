@@ -173,14 +173,16 @@ def test_bilstm_trains_from_the_cli(cli, tmp_path, reviews_csv):
     assert read_json(tmp_path / "rnn" / "metrics.json")["config"]["model"] == "bigru"
 
 
-def fake_vader_sdist(path, rows) -> str:
-    """A stand-in for the vaderSentiment sdist: the nested tarball with a movie GroundTruth file."""
-    truth = "".join(f"{i + 1}\t{rating}\t{text}\r\n" for i, (rating, text) in enumerate(rows)).encode("utf-8")
+def fake_vader_sdist(path, rows, others=None) -> str:
+    """A stand-in for the vaderSentiment sdist: the nested tarball with a movie GroundTruth file (and the
+    GroundTruth files of `others`: {file stem: rows})."""
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tar:
-        info = tarfile.TarInfo("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
-        info.size = len(truth)
-        tar.addfile(info, io.BytesIO(truth))
+        for stem, stem_rows in {"movieReviewSnippets": rows, **(others or {})}.items():
+            truth = "".join(f"{i + 1}\t{rating}\t{text}\r\n" for i, (rating, text) in enumerate(stem_rows))
+            info = tarfile.TarInfo(f"hutto_ICWSM_2014/{stem}_GroundTruth.txt")
+            info.size = len(truth.encode("utf-8"))
+            tar.addfile(info, io.BytesIO(truth.encode("utf-8")))
     with tarfile.open(path, "w:gz") as tar:
         info = tarfile.TarInfo("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
         info.size = len(inner.getvalue())
@@ -241,3 +243,28 @@ def test_lexicon_baselines_read_the_sign_of_each_score():
     results = lexicon_baselines(texts, np.array([1, 0, 1, 0]), ["neg", "pos"])
     assert set(results) == {"vader", "textblob"}
     assert results["vader"]["accuracy"] == 1.0 and results["textblob"]["accuracy"] == 1.0
+
+
+def rated(word: str, n: int) -> list[tuple[float, str]]:
+    return [(1.5, f"a fine {word} number {i}") for i in range(n)] + [(-2.0, f"a poor {word} number {i}") for i in range(n)]
+
+
+def test_vader_all_and_the_real_world_sets_of_a_movie_run(cli, tmp_path, monkeypatch):
+    others = {"tweets": rated("tweet", 10), "amazonReviewSnippets": rated("product", 10),
+              "nytEditorialSnippets": rated("editorial", 10) + [(0.0, "a neutral sentence")]}
+    monkeypatch.setenv("DLSUITE_VADER_SDIST", fake_vader_sdist(tmp_path / "vader.tar.gz", rated("film", 30), others))
+    data = load_texts("vader_all", data_dir=str(tmp_path / "tfds"))
+    assert sum(data.sizes.values()) == 120 and data.class_names == ["negative", "positive"]
+    assert any("tweet" in text for text in data.texts["test"]) and any("film" in text for text in data.texts["test"])
+
+    run = tmp_path / "run"
+    code, out, err = cli("sentiment", "train", "--data-dir", tmp_path / "tfds", "--epochs", "1",
+                         "--output-dir", run, "--quiet", *TINY_TEXT)
+    assert code == 0, err
+    real_world = read_json(run / "metrics.json")["real_world"]
+    assert set(real_world) == {"tweets", "products", "editorials"}
+    assert real_world["editorials"]["examples"] == 20  # the 0-rated sentence is left out
+    for found in real_world.values():
+        assert "GroundTruth.txt" in found["source"] and set(found["model"]) == {"accuracy", "macro_f1"}
+        assert set(found["baselines"]) == {"tfidf_logreg", "vader", "textblob"}
+    assert "real world: tweets, 20 examples" in out

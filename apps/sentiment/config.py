@@ -12,8 +12,8 @@ from common.errors import UsageError
 class SentimentConfig(TrainConfig):
     """A transformer encoder or bidirectional RNN text classifier; see `dlsuite sentiment config`."""
 
-    dataset: str = option("vader_movies", "Labelled text: vader_movies (embedded), tfds:imdb_reviews, a CSV file "
-                                          "(text_column, label_column) or a folder of <class>/*.txt.")
+    dataset: str = option("vader_movies", "Labelled text: vader_movies or vader_all (embedded), tfds:imdb_reviews, "
+                                          "a CSV file (text_column, label_column) or a folder of <class>/*.txt.")
     text_column: str = option("text", "CSV datasets: the column holding the text.")
     label_column: str = option("label", "CSV datasets: the column holding the label (any values).")
     epochs: int = option(8, "Maximum number of training epochs.", min=1)

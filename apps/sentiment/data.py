@@ -2,7 +2,8 @@
 
 A spec is one of:
 
-* `vader_movies`: the embedded movie-review sentences (`VaderMovies` below);
+* `vader_movies`: the embedded movie-review sentences (`VaderMovies` below); `vader_all`: those and the
+  three other rated corpora of the same sdist, tweets, product reviews and editorials (`VaderAll`);
 * `tfds:NAME` with a text and a class-label feature (`tfds:imdb_reviews`); its validation split,
   else the last 10% of train;
 * a `.csv` file with a text column and a label column (`text_column`, `label_column`); any label
@@ -66,6 +67,23 @@ def fetch_vader_sdist(cache_dir: str) -> str:
     return path
 
 
+# The four rated corpora of Hutto and Gilbert (ICWSM 2014) in the sdist: the suite's name -> the file stem.
+VADER_CORPORA = {"movies": "movieReviewSnippets", "tweets": "tweets", "products": "amazonReviewSnippets",
+                 "editorials": "nytEditorialSnippets"}
+
+
+def vader_source(corpus: str) -> str:
+    """Where a corpus comes from, as metrics.json's `real_world` sections name it."""
+    return f"vaderSentiment 3.3.2 sdist: hutto_ICWSM_2014/{VADER_CORPORA[corpus]}_GroundTruth.txt"
+
+
+def vader_polarity(sdist: str, corpus: str) -> tuple[list[str], np.ndarray]:
+    """(sentences, labels) of one corpus of the sdist: label 1 for a positive mean rating, 0 for a negative
+    one; sentences rated exactly 0 are left out, as in `vader_movies`."""
+    rows = [(rating, text) for rating, text in read_vader_sentences(sdist, VADER_CORPORA[corpus]) if rating != 0]
+    return [text for _, text in rows], np.array([int(rating > 0) for rating, _ in rows], np.int64)
+
+
 def read_vader_sentences(sdist: str, corpus: str = "movieReviewSnippets") -> list[tuple[float, str]]:
     """(mean human rating -4..4, sentence) rows of one `*_GroundTruth.txt` of the vaderSentiment sdist."""
     try:
@@ -126,6 +144,51 @@ class VaderMovies(tfds.core.GeneratorBasedBuilder):
             yield int(i), {"text": text, "label": int(rating > 0), "rating": np.float32(rating)}
 
 
+@register_embedded
+class VaderAll(tfds.core.GeneratorBasedBuilder):
+    """All four rated corpora of the vaderSentiment sdist (movie reviews, tweets, product reviews, NYT
+    editorials: 23,320 sentences with a non-zero mean rating), labelled by the sign of the rating.
+
+    Split 70/10/20 with seed 0, stratified by corpus and label together, so every split holds each
+    domain in the same share. `domain` names the corpus of each sentence.
+    """
+
+    name = "vader_all"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    DESCRIPTION = "Movie, tweet, product and editorial sentences with human ratings, positive/negative (vaderSentiment sdist)."
+    KIND = "text"
+    CLASS_NAMES = VaderMovies.CLASS_NAMES
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                "text": tfds.features.Text(),
+                "label": tfds.features.ClassLabel(names=self.CLASS_NAMES),
+                "domain": tfds.features.ClassLabel(names=list(VADER_CORPORA)),
+            }),
+            supervised_keys=("text", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        sdist = fetch_vader_sdist(str(dl_manager.download_dir))
+        texts, labels, domains = [], [], []
+        for domain, corpus in enumerate(VADER_CORPORA):
+            corpus_texts, corpus_labels = vader_polarity(sdist, corpus)
+            texts += corpus_texts
+            labels.append(corpus_labels)
+            domains.append(np.full(len(corpus_labels), domain, np.int64))
+        labels, domains = np.concatenate(labels), np.concatenate(domains)
+        splits = stratified_split_indices(domains * 2 + labels)
+        return {name: self._generate_examples(texts, labels, domains, idx) for name, idx in splits.items()}
+
+    def _generate_examples(self, texts, labels, domains, indices):
+        for i in indices:
+            yield int(i), {"text": texts[i], "label": int(labels[i]), "domain": int(domains[i])}
+
+
 @dataclass
 class TextData:
     """Texts and integer labels per split.
@@ -173,7 +236,7 @@ def load_texts(spec: str, *, data_dir: str = "", text_column: str = "text", labe
         data = _split(spec, *_read_csv(spec, text_column, label_column), seed=seed)
     else:
         raise UsageError(f"dataset not found: {spec} (a CSV file, a folder of <class>/*.txt, "
-                         "vader_movies, or tfds:NAME)")
+                         "vader_movies, vader_all, or tfds:NAME)")
     for split in SPLITS:
         if not data.texts[split]:
             raise UsageError(f"{spec} gives an empty {split} split ({data.sizes}); it needs more examples")
