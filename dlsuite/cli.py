@@ -127,17 +127,22 @@ def _print_metrics(metrics: dict) -> None:
         return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
                          if not isinstance(v, (dict, list)))
 
+    baselines = metrics.get("baselines", {})
+    real_world = metrics.get("real_world", {})
+    names = ["model", *baselines, *(b for found in real_world.values() for b in found.get("baselines", {}))]
+    width = max(map(len, names))  # one column of names, however long a baseline's name
     print(f"\n{metrics['app']} on {metrics['dataset']}")
-    print(f"  model      {fmt(metrics['test'])}")
-    for name, values in metrics.get("baselines", {}).items():
-        print(f"  {name:10s} {fmt(values)}")
-    for name, found in metrics.get("real_world", {}).items():
+    print(f"  {'model':{width}s} {fmt(metrics['test'])}")
+    for name, values in baselines.items():
+        print(f"  {name:{width}s} {fmt(values)}")
+    for name, found in real_world.items():
         print(f"  real world: {name}, {found['examples']} examples ({found['source']})")
-        print(f"    model      {fmt(found['model'])}")
+        print(f"    {'model':{width}s} {fmt(found['model'])}")
         for baseline, values in found.get("baselines", {}).items():
-            print(f"    {baseline:10s} {fmt(values)}")
+            print(f"    {baseline:{width}s} {fmt(values)}")
     if "train_seconds" in metrics:
-        print(f"  {metrics['epochs']} epochs in {metrics['train_seconds']:.1f} s, "
+        epochs = metrics["epochs"]
+        print(f"  {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s, "
               f"{metrics['examples_per_second']:.0f} examples/s")
 
 
