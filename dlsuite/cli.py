@@ -29,7 +29,6 @@ from common.config import describe_fields, flag_fields, resolve_config  # noqa: 
 from common.errors import TrainingDiverged, UsageError  # noqa: E402
 from common.training import train  # noqa: E402
 from dlsuite.registry import APPS, embedded_datasets, get_app  # noqa: E402
-from tuning.search import search  # noqa: E402
 
 ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
 
@@ -200,6 +199,8 @@ def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
         _print_metrics(metrics)
         print(f"  run saved in {output_dir}")
         return 0
+    from tuning.search import search  # KerasTuner (0.4 s to import) only for `tune`
+
     summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
     best_config = os.path.join(output_dir, "best_config.json")
     print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")

@@ -11,6 +11,7 @@ from apps.keyword_spotting.config import KeywordSpottingConfig
 from apps.keyword_spotting.data import BACKGROUND, UNKNOWN, KeywordData, SpokenKeywords, load_keywords
 from apps.keyword_spotting.model import build_keyword_model
 from common.audio import SAMPLE_RATE
+from common.audio.frontend import FFT, HOP, WINDOW
 from common.audio.summary import AudioSummary
 from common.audio.wav import fit_length, read_wav
 from common.errors import UsageError
@@ -65,7 +66,7 @@ def listen(model: keras.Model, audio: np.ndarray, class_names: list[str], *, thr
 
 def pooled_log_mel(audio: np.ndarray, chunks: int = 10, num_mel_bins: int = 40) -> np.ndarray:
     """Baseline features: log-mel energies averaged over `chunks` equal stretches of time (n, chunks * mels)."""
-    frontend = keras.layers.MelSpectrogram(fft_length=512, sequence_stride=160, sequence_length=400,
+    frontend = keras.layers.MelSpectrogram(fft_length=FFT, sequence_stride=HOP, sequence_length=WINDOW,
                                            sampling_rate=SAMPLE_RATE, num_mel_bins=num_mel_bins, top_db=1000.0,
                                            min_power=1e-6)
     rows = []

@@ -77,10 +77,15 @@ def vader_source(corpus: str) -> str:
     return f"vaderSentiment 3.3.2 sdist: hutto_ICWSM_2014/{VADER_CORPORA[corpus]}_GroundTruth.txt"
 
 
+def polar_sentences(sdist: str, corpus: str) -> list[tuple[float, str]]:
+    """(rating, sentence) rows of one corpus of the sdist (a key of `VADER_CORPORA`), less those rated
+    exactly 0: the rest are positive or negative by the sign of the rating."""
+    return [(rating, text) for rating, text in read_vader_sentences(sdist, VADER_CORPORA[corpus]) if rating != 0]
+
+
 def vader_polarity(sdist: str, corpus: str) -> tuple[list[str], np.ndarray]:
-    """(sentences, labels) of one corpus of the sdist: label 1 for a positive mean rating, 0 for a negative
-    one; sentences rated exactly 0 are left out, as in `vader_movies`."""
-    rows = [(rating, text) for rating, text in read_vader_sentences(sdist, VADER_CORPORA[corpus]) if rating != 0]
+    """(sentences, labels) of one corpus of the sdist: label 1 for a positive mean rating, 0 for a negative one."""
+    rows = polar_sentences(sdist, corpus)
     return [text for _, text in rows], np.array([int(rating > 0) for rating, _ in rows], np.int64)
 
 
@@ -132,8 +137,7 @@ class VaderMovies(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        rows = [(rating, text) for rating, text in read_vader_sentences(fetch_vader_sdist(str(dl_manager.download_dir)))
-                if rating != 0]
+        rows = polar_sentences(fetch_vader_sdist(str(dl_manager.download_dir)), "movies")
         labels = np.array([int(rating > 0) for rating, _ in rows])
         splits = stratified_split_indices(labels)
         return {name: self._generate_examples(rows, idx) for name, idx in splits.items()}

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
-from textblob import TextBlob
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 # Class-name pairs (negative first) that mean sentiment polarity, compared in lower case.
 POLARITY_NAMES = (("negative", "positive"), ("neg", "pos"))
@@ -32,11 +30,15 @@ def positive_class(class_names: list[str]) -> int | None:
 
 
 def vader_scores(texts: list[str]) -> np.ndarray:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # loaded when a baseline runs
+
     analyzer = SentimentIntensityAnalyzer()
     return np.array([analyzer.polarity_scores(text)["compound"] for text in texts], np.float64)
 
 
 def textblob_scores(texts: list[str]) -> np.ndarray:
+    from textblob import TextBlob  # with nltk (0.4 s to import): loaded when a baseline runs
+
     return np.array([TextBlob(text).sentiment.polarity for text in texts], np.float64)
 
 

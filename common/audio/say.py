@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.audio import SAMPLE_RATE
 from common.audio.synthesis import Synthesizer
 from common.audio.wav import write_wav
 from common.errors import UsageError
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"say: error: {exc}", file=sys.stderr)
         return exc.exit_code
     write_wav(args.wav, audio)
-    print(f"{args.wav}: {len(audio) / 16000:.2f} s")
+    print(f"{args.wav}: {len(audio) / SAMPLE_RATE:.2f} s")
     return 0
 
 
