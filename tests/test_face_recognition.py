@@ -48,6 +48,22 @@ def test_embeddings_are_unit_vectors_and_round_trip(tmp_path):
                                embeddings, atol=1e-6)
 
 
+def test_dlib_embedding_of_face_crops():
+    """dlib's pre-trained descriptor: 128 values a face, a flipped and shifted copy of a face nearer to it
+    than the other faces are (lfw_subset crops, 25 px, upsampled as the app's images are)."""
+    from skimage.data import lfw_subset
+
+    from apps.face_recognition.dlib_embedding import DlibFaceEmbedding
+
+    faces = np.round(lfw_subset()[:6] * 255).astype(np.uint8)
+    faces = tf.image.resize(faces[..., None], (64, 64)).numpy().round().astype(np.uint8)
+    copy = np.roll(faces[0][:, ::-1], 2, axis=0)[None]
+    descriptors = DlibFaceEmbedding()(np.concatenate([faces, copy]))
+    assert descriptors.shape == (7, 128) and np.all(np.isfinite(descriptors))
+    distances = np.linalg.norm(descriptors[:6] - descriptors[6], axis=1)
+    assert distances.argmin() == 0
+
+
 def test_depth_too_large_for_image_is_an_error():
     with pytest.raises(ValueError, match="below one pixel"):
         build_embedding_network((8, 8, 3), depth=4)
@@ -168,7 +184,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, people_folder):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert {"accuracy", "roc_auc", "threshold"} <= set(metrics["test"])
-    assert {"pixels", "eigenfaces"} <= set(metrics["baselines"])
+    assert {"pixels", "eigenfaces", "dlib_resnet"} <= set(metrics["baselines"])  # a face folder: dlib too
     assert metrics["data"]["threshold"] == metrics["test"]["threshold"]
     assert (run / "plots" / "roc.png").exists() and os.listdir(run / "logs" / "train")
 

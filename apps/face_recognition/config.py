@@ -38,6 +38,9 @@ class FaceRecognitionConfig(TrainConfig):
     min_images_per_person: int = option(2, "Keep only people with at least this many images.", min=2)
     max_pairs: int = option(1000, "Validation and test pairs each, half same-person, half different.", min=2)
     pca_components: int = option(64, "Components of the eigenfaces baseline (PCA on the training people).", min=1)
+    dlib_baseline: bool = option(True, "On faces (a folder, tfds:lfw; not on an embedded set): also score the pairs "
+                                       "with dlib's pre-trained ResNet face embedding (a CPU cost per validation and "
+                                       "test image; see the README).")
 
     def validate(self):
         if self.batch_size % self.images_per_person:
