@@ -20,6 +20,9 @@ from common.errors import UsageError
 from common.export import atomic_write_text
 
 
+MAX_INT = 2**31 - 1  # every integer setting (sizes, counts, budgets) fits TensorFlow's int32
+
+
 def option(default, help: str, choices=None, min=None, flag=False, runtime=False, resumable=False):  # noqa: A002
     """A dataclass field with its help text and validation bounds (the names mirror argparse's).
 
@@ -86,6 +89,10 @@ class TrainConfig:
     )
     jit_compile: bool = option(False, "Compile the train step with XLA.", runtime=True)
     max_train_samples: int = option(0, "Use at most this many training examples (0 = all); for quick runs.", min=0)
+    divergence_factor: float = option(
+        1e4, "Stop as diverged when the training loss exceeds this many times its first value (0 = on NaN/inf only).",
+        min=0.0, runtime=True,
+    )
     image_summary_every: int = option(
         5, "Write TensorBoard images (confusion matrix, forecast) every N epochs (0 = only at the end).", min=0,
         runtime=True,
@@ -97,6 +104,8 @@ class TrainConfig:
             choices = f.metadata.get("choices")
             if choices is not None and value not in choices:
                 raise UsageError(f"{f.name}={value!r} is not one of: {', '.join(map(str, choices))}")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise UsageError(f"{f.name}={value} is too large (at most {MAX_INT:,})")
             low = f.metadata.get("min")
             if low is not None and isinstance(value, (int, float)) and value < low:
                 raise UsageError(f"{f.name}={value!r} must be >= {low}")

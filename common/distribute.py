@@ -27,15 +27,33 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
-def _cluster_workers() -> int:
+def tf_config() -> dict:
+    """`TF_CONFIG`, parsed and checked: {} when unset; a one-line `UsageError` when malformed (not JSON, not
+    an object, a cluster that is not a map of address lists, a cluster without this process's `task`)."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        return 0
+        return {}
     try:
         config = json.loads(raw)
     except json.JSONDecodeError:
         raise UsageError("TF_CONFIG is not valid JSON") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task', not {type(config).__name__}")
     cluster = config.get("cluster", {})
+    if not isinstance(cluster, dict) or not all(
+            isinstance(v, list) and all(isinstance(a, str) for a in v) for v in cluster.values()):
+        raise UsageError('TF_CONFIG "cluster" must map job names to lists of "host:port" addresses')
+    if cluster:
+        task = config.get("task")
+        if not isinstance(task, dict) or not isinstance(task.get("type"), str) or not isinstance(task.get("index"), int):
+            raise UsageError('TF_CONFIG has a cluster but no "task": {"type": "worker", "index": N} naming this process')
+        if task["type"] not in cluster or not 0 <= task["index"] < len(cluster[task["type"]]):
+            raise UsageError(f"TF_CONFIG task {task['type']}:{task['index']} is not in its cluster")
+    return config
+
+
+def _cluster_workers() -> int:
+    cluster = tf_config().get("cluster", {})
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
@@ -92,7 +110,7 @@ def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
+        if not tf_config():
             log.warning("strategy multi_worker without TF_CONFIG: running as a single worker")
         return _MultiWorkerMirroredStrategy()
     # tpu. OSError: off Google Cloud, looking a TPU *name* up on the GCE metadata server is a URLError.

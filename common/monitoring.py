@@ -130,11 +130,19 @@ class Throughput(keras.callbacks.Callback):
 
 
 class StopOnNaN(keras.callbacks.TerminateOnNaN):
-    """`TerminateOnNaN` that remembers where the loss stopped being finite."""
+    """Stops training when it diverges, and remembers where: the loss became NaN/inf, or grew beyond
+    `factor` times the first loss this fit saw (`factor=0`: NaN/inf only).
 
-    def __init__(self):
+    Args:
+        factor: the growth bound (the config's `divergence_factor`).
+    """
+
+    def __init__(self, factor: float = 0.0):
         super().__init__()
+        self.factor = factor
         self.diverged_at: tuple[int, int] | None = None
+        self.reason = ""
+        self.first_loss: float | None = None
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -142,20 +150,101 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and self.diverged_at is None and not math.isfinite(float(loss)):
-            self.diverged_at = (self._epoch + 1, batch + 1)
-        super().on_batch_end(batch, logs)
+        if loss is None or self.diverged_at is not None:
+            return
+        loss = float(loss)
+        if not math.isfinite(loss):
+            self.reason = "the loss became NaN/inf"
+        elif self.first_loss is None:
+            self.first_loss = loss
+            return
+        elif self.factor and abs(loss) > self.factor * max(abs(self.first_loss), 1e-8):
+            self.reason = f"the loss grew to {loss:.3g}, over {self.factor:g} times its first value {self.first_loss:.3g}"
+        else:
+            return
+        self.diverged_at = (self._epoch + 1, batch + 1)
+        self.model.stop_training = True
 
 
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """`ModelCheckpoint(save_best_only=True)` whose file is written aside and moved into place."""
+def weights_finite(model) -> bool:
+    """Whether every weight of `model` is a finite number."""
+    return all(np.isfinite(w).all() for w in model.get_weights() if np.issubdtype(np.asarray(w).dtype, np.floating))
 
-    def __init__(self, filepath: str, **kwargs):
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Mixin for checkpoint callbacks: no checkpoint of an epoch in which training diverged (per `nan_stop`),
+    or of non-finite weights, so no bad weights are ever kept as "best" or resumed from."""
+
+    def _guarded(self) -> bool:
+        stop = getattr(self, "nan_stop", None)
+        return (stop is not None and stop.diverged_at is not None) or not weights_finite(self.model)
+
+
+class SafeBackupAndRestore(DivergenceGuard, keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that keeps no backup of a diverged epoch; `delete_checkpoint=False` by default, so
+    the backup lives until the run has written its results (`common.training` removes it then)."""
+
+    def __init__(self, backup_dir: str, nan_stop: StopOnNaN | None = None, **kwargs):
+        kwargs.setdefault("delete_checkpoint", False)
+        super().__init__(backup_dir, **kwargs)
+        self.nan_stop = nan_stop
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._guarded():
+            super().on_epoch_end(epoch, logs)
+
+
+class EpochCSVLogger(keras.callbacks.CSVLogger):
+    """`CSVLogger(append=True)` that keeps one row per epoch across resumes: when a fit starts at epoch E
+    (a resumed run), rows of epochs >= E that an interrupted run had logged are dropped first."""
+
+    def __init__(self, filename: str):
+        super().__init__(filename, append=True)
+        self._trimmed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._trimmed:
+            self._trimmed = True
+            trim_csv_log(self.filename, epoch)
+        super().on_epoch_begin(epoch, logs)
+
+
+def trim_csv_log(path: str, first_epoch: int) -> None:
+    """Drops the rows of epochs >= `first_epoch` from a CSV training log, in place (the logger's open handle
+    appends after what is kept)."""
+    if not os.path.isfile(path):
+        return
+    with open(path, "r+", encoding="utf-8", newline="") as fh:
+        lines = fh.readlines()
+        kept = lines[:1] + [line for line in lines[1:] if _epoch_of(line) < first_epoch]
+        if len(kept) != len(lines):
+            fh.seek(0)
+            fh.writelines(kept)
+            fh.truncate()
+
+
+def _epoch_of(line: str) -> int:
+    try:
+        return int(line.split(",", 1)[0])
+    except ValueError:
+        return -1  # not a row (a blank line): keep it
+
+
+class AtomicModelCheckpoint(DivergenceGuard, keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint(save_best_only=True)` whose file is written aside and moved into place; never of a
+    diverged epoch (`nan_stop`) or of non-finite weights."""
+
+    def __init__(self, filepath: str, nan_stop: StopOnNaN | None = None, **kwargs):
         directory, name = os.path.split(filepath)
         self.final_path = filepath
+        self.nan_stop = nan_stop
+        self.best_epoch: int | None = None
         super().__init__(os.path.join(directory, f".partial-{name}"), **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._guarded():
+            return
         super().on_epoch_end(epoch, logs)
         if os.path.exists(self.filepath):
             os.replace(self.filepath, self.final_path)
+            self.best_epoch = epoch + 1

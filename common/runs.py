@@ -8,15 +8,30 @@
     DIR/plots/*.png      confusion matrix, forecast, ...
     DIR/training_log.csv one row per epoch (CSVLogger)
     DIR/saved_model/     written by `export`
+    DIR/.lock            held by the one process using the run dir (`RunDir.lock`); gone when it ends
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
 
 from common.errors import UsageError
+
+# Everything a run, a search or an action writes into its directory: what `--overwrite` clears.
+RUN_ENTRIES = ("config.json", "metrics.json", "model.keras", "training_log.csv", "logs", "checkpoints", "plots",
+               "saved_model", "examples", "predictions", "generated", "images", "tables.md", "optimize_losses.csv",
+               "tuning", "best_config.json", "tuning_summary.json", ".workers")
+LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,74 @@ class RunDir:
     def saved_model(self) -> str:
         return os.path.join(self.root, "saved_model")
 
+    @property
+    def lock_file(self) -> str:
+        return os.path.join(self.root, LOCK_NAME)
+
+    @contextlib.contextmanager
+    def lock(self, purpose: str):
+        """Exclusive use of the run dir while the block runs: one process per run directory.
+
+        An `fcntl.flock` on `DIR/.lock`, which names its holder (pid, host, purpose, start time). A second
+        process gets a one-line `UsageError` naming the holder. The kernel releases the lock of a process
+        that dies, so a lock file left by a killed run is taken over, with a warning. The file is removed on
+        release; the directory must exist.
+        """
+        while True:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = _read_holder(fd)
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise UsageError(f"{self.root} is in use by another process ({holder}); wait for it to end or "
+                                 "pick another --output-dir") from None
+            with contextlib.suppress(FileNotFoundError):
+                if os.fstat(fd).st_ino == os.stat(self.lock_file).st_ino:
+                    break  # not a file its last holder unlinked while we waited
+            os.close(fd)
+        left = _read_holder(fd)
+        if left:
+            print(f"dlsuite: warning: {self.root} was left locked by {left}, which is no longer running; "
+                  "taking it over", file=sys.stderr)
+        holder = f"pid {os.getpid()} on {socket.gethostname()}, {purpose}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.lock_file)
+            os.close(fd)
+
+    def clear(self) -> None:
+        """Removes everything an earlier run, search or action wrote here (`RUN_ENTRIES`), for `--overwrite`."""
+        for name in RUN_ENTRIES:
+            path = os.path.join(self.root, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+
+    def check_writable(self) -> None:
+        """A one-line error, before anything is written, where the run dir (or the folder it would be made
+        in) can't be written."""
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise UsageError(f"output dir {self.root} is a file")
+        parent = self.root
+        while not os.path.exists(parent):
+            parent = os.path.dirname(os.path.abspath(parent))
+        if not os.path.isdir(parent):
+            raise UsageError(f"output dir {self.root}: {parent} is a file")
+        try:  # a real write: root passes os.access on read-only mounts and immutable folders
+            fd, probe = tempfile.mkstemp(prefix=".dlsuite-write-check-", dir=parent)
+        except OSError as exc:
+            raise UsageError(f"output dir {self.root}: {parent} is not writable ({exc.strerror})") from None
+        os.close(fd)
+        os.remove(probe)
+
     def is_finished(self) -> bool:
         return os.path.isfile(self.metrics)
 
@@ -78,8 +161,7 @@ class RunDir:
     def check_can_train(self, app: str, config: dict, overwrite: bool, resumable=frozenset()) -> None:
         """Refuses to mix runs: a finished run needs --overwrite; an unfinished one resumes only with the same
         config, but for the keys in `resumable` (`common.config.resumable_keys`)."""
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise UsageError(f"output dir {self.root} is a file")
+        self.check_writable()
         if self.is_finished():
             if overwrite:
                 return  # train() clears the old run once the new data has loaded
@@ -95,3 +177,9 @@ class RunDir:
                     f"{self.root} holds an unfinished run with other settings ({', '.join(changed)}): "
                     "rerun with the same settings to resume, or pass --overwrite"
                 )
+
+
+def _read_holder(fd: int) -> str:
+    with contextlib.suppress(OSError):
+        return os.pread(fd, 512, 0).decode(errors="replace").strip()
+    return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from common.config import resolve_config
 from common.errors import UsageError
 from common.export import export_saved_model, load_model
@@ -39,4 +41,9 @@ def export_run(task: Task, run_dir: str, path: str = "") -> str:
     """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs."""
     run = RunDir(run_dir)
     cfg, model, _ = load_run(task, run_dir)
-    return export_saved_model(model, path or run.saved_model, postprocess=lambda out: task.serving_outputs(cfg, out))
+    target = path or run.saved_model
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise UsageError(f"--path {target} is a file; give a folder for the SavedModel")
+    RunDir(target).check_writable()
+    with run.lock(f"dlsuite {task.name} export"):  # not while another process trains or exports this run
+        return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out))

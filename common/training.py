@@ -3,9 +3,11 @@
 `train()` resolves the strategy, builds and compiles the model inside its scope, and fits with
 the suite's callbacks: TensorBoard (scalars per epoch, task figures every few epochs),
 BackupAndRestore (rerun with the same --output-dir resumes at the last finished epoch), a best-model
-checkpoint, optional early stopping, a NaN stop that raises `TrainingDiverged`, and a CSV log. Then
-it evaluates on the test split, computes the task's classical baselines, writes plots, the
-`.keras` model and finally `metrics.json`, whose presence marks the run as finished.
+checkpoint, optional early stopping, a divergence stop (NaN/inf or runaway loss) that raises
+`TrainingDiverged` and keeps no bad weights, and a CSV log with one row per epoch. Then it
+evaluates on the test split, computes the task's classical baselines, writes plots, the `.keras`
+model and finally `metrics.json`, whose presence marks the run as finished. The run dir is locked
+for the whole run (`RunDir.lock`): one process per run directory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from common.errors import TrainingDiverged, UsageError
 from common.export import atomic_write_json, atomic_write_text, save_model
 from common.monitoring import (
     AtomicModelCheckpoint,
+    EpochCSVLogger,
     FigureSummary,
+    SafeBackupAndRestore,
     StopOnNaN,
     Throughput,
     figure_to_png,
@@ -72,7 +76,7 @@ def _phase_paths(run: RunDir) -> tuple[str, str]:
 def _save_completed_phase(run: RunDir, model: keras.Model, completed: int, epoch: int) -> None:
     """Records that the first `completed` phases are done, with the weights they ended with.
 
-    BackupAndRestore deletes its backup at the end of each phase's `fit`; this record lets a run
+    The backup of BackupAndRestore is removed after each phase's `fit`; this record lets a run
     interrupted in a later phase resume there instead of starting over.
     """
     marker, weights = _phase_paths(run)
@@ -94,6 +98,67 @@ def _completed_phases(run: RunDir, model: keras.Model) -> int:
     return completed
 
 
+@contextlib.contextmanager
+def claim_run_dir(run: RunDir, app: str, cfg: TrainConfig, overwrite: bool, purpose: str):
+    """Makes the run dir and holds its lock (`RunDir.lock`) while the block runs; under the lock the
+    run is checked again (another process may have finished it meanwhile), `--overwrite` clears what
+    the old run wrote, and the config is saved. A `UsageError` raised inside (bad input found late)
+    leaves no run behind: a directory made here is removed, a config written here too."""
+    fresh = not os.path.exists(run.root)
+    os.makedirs(run.root, exist_ok=True)
+    had_config = os.path.isfile(run.config)
+    try:
+        with run.lock(purpose):
+            run.check_can_train(app, cfg.to_dict(), overwrite, resumable_keys(type(cfg)))
+            if overwrite:
+                run.clear()
+                had_config = False
+            save_config(cfg, app, run.config)
+            yield
+    except UsageError:
+        if fresh:
+            shutil.rmtree(run.root, ignore_errors=True)
+        elif not had_config:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(run.config)
+        raise
+
+
+def _fit_done_paths(run: RunDir) -> tuple[str, str]:
+    return os.path.join(run.checkpoints, "fit_done.json"), os.path.join(run.checkpoints, "fit_done.weights.h5")
+
+
+def _save_fit_done(run: RunDir, model: keras.Model, record: dict) -> None:
+    """Records that training itself is over (weights, epochs, timing), so a run killed during evaluation,
+    baselines or export finishes those on a rerun instead of training again."""
+    marker, weights = _fit_done_paths(run)
+    os.makedirs(run.checkpoints, exist_ok=True)
+    partial = weights[: -len(".weights.h5")] + ".partial.weights.h5"
+    model.save_weights(partial)
+    os.replace(partial, weights)
+    atomic_write_json(marker, record)
+
+
+def _fit_done(run: RunDir, model: keras.Model) -> dict | None:
+    """The record of a finished fit of this run, its weights loaded into `model`; None if training is not over."""
+    marker, weights = _fit_done_paths(run)
+    if not (os.path.isfile(marker) and os.path.isfile(weights)):
+        return None
+    with open(marker) as f:
+        record = json.load(f)
+    model.load_weights(weights)
+    return record
+
+
+def _diverged_message(nan_stop: StopOnNaN, checkpoint, cfg: TrainConfig, run: RunDir) -> str:
+    epoch, batch = nan_stop.diverged_at
+    kept = (f"the last good weights are in {run.best} (epoch {checkpoint.best_epoch})" if checkpoint.best_epoch
+            else f"the best weights so far are in {run.best}" if os.path.isfile(run.best)
+            else "no epoch had finished, so no weights were kept")
+    return (f"training diverged: {nan_stop.reason} at epoch {epoch}, batch {batch}; {kept}; lower learning_rate "
+            f"(now {cfg.learning_rate:g}) or use gradient-friendlier settings")
+
+
 def train(
     task: Task,
     cfg: TrainConfig,
@@ -103,62 +168,72 @@ def train(
     extra_callbacks: tuple = (),
     verbose="auto",
 ) -> dict:
-    """Trains `task` with `cfg` into `output_dir` and returns the metrics written to metrics.json."""
+    """Trains `task` with `cfg` into `output_dir` and returns the metrics written to metrics.json.
+
+    One process per run dir (its lock is held throughout); bad input (data, sizes) fails before the
+    run dir exists; a rerun of an interrupted run resumes it: at the last finished epoch, or, when
+    training itself had ended, straight at the evaluation."""
     run = RunDir(output_dir)
     run.check_can_train(task.name, cfg.to_dict(), overwrite, resumable_keys(type(cfg)))
     with run_context(cfg):
         if not task.trains_with_fit:
-            return _train_loop(task, cfg, run, overwrite, verbose)
+            with claim_run_dir(run, task.name, cfg, overwrite, f"dlsuite {task.name} train"):
+                return _train_loop(task, cfg, run, verbose)
         strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
         data = task.load_data(cfg)  # bad data fails here, before the run dir exists
         inputs = task.build_inputs(cfg, data)
         n_train = task.num_train_examples(cfg, data)
         steps = steps_for(n_train, cfg.batch_size)
-
-        own = _worker_dir(run, strategy)
-        if overwrite:
-            for path in (own.metrics, own.checkpoints, own.logs, own.plots, own.csv_log, own.model):
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                elif os.path.exists(path):
-                    os.remove(path)
-        os.makedirs(own.root, exist_ok=True)
-        save_config(cfg, task.name, own.config)
-        if verbose != 0 and own is run:
-            print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
-
         phases = task.phases(cfg)
         with strategy.scope():
-            model = task.build_model(cfg, data)
+            model = task.build_model(cfg, data)  # so do impossible sizes, here
             if len(phases) == 1:
                 task.compile_model(model, cfg, steps)
 
-        throughput = Throughput(n_train)
-        nan_stop = StopOnNaN()
-        callbacks = [
-            *task.callbacks(cfg, data, own),
-            nan_stop,
-            keras.callbacks.TensorBoard(own.logs, write_graph=False),
-            keras.callbacks.CSVLogger(own.csv_log, append=True),
-            AtomicModelCheckpoint(own.best, monitor=task.monitor, mode=task.monitor_mode, save_best_only=True),
-            throughput,
-        ]
-        if cfg.image_summary_every:
-            callbacks.append(
-                FigureSummary(lambda m: task.figures(m, cfg, data, inputs, "validation"), own.logs, cfg.image_summary_every,
-                              make_texts=lambda m: task.text_examples(m, cfg, data, "validation"))
-            )
-        if cfg.early_stopping_patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=task.monitor, mode=task.monitor_mode, patience=cfg.early_stopping_patience,
-                    restore_best_weights=True
-                )
-            )
-        # Last, so an interruption raised by an earlier callback never records an unfinished epoch.
-        callbacks.append(keras.callbacks.BackupAndRestore(own.backup, double_checkpoint=True))
-        callbacks = list(extra_callbacks) + callbacks if extra_callbacks else callbacks
+        own = _worker_dir(run, strategy)
+        with claim_run_dir(own, task.name, cfg, overwrite, f"dlsuite {task.name} train"):
+            return _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps,
+                                   extra_callbacks, verbose)
 
+
+def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps, extra_callbacks,
+                    verbose) -> dict:
+    if verbose != 0 and own is run:
+        print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
+    throughput = Throughput(n_train)
+    nan_stop = StopOnNaN(cfg.divergence_factor)
+    checkpoint = AtomicModelCheckpoint(own.best, nan_stop=nan_stop, monitor=task.monitor, mode=task.monitor_mode,
+                                       save_best_only=True)
+    callbacks = [
+        *task.callbacks(cfg, data, own),
+        nan_stop,
+        keras.callbacks.TensorBoard(own.logs, write_graph=False),
+        EpochCSVLogger(own.csv_log),
+        checkpoint,
+        throughput,
+    ]
+    if cfg.image_summary_every:
+        callbacks.append(
+            FigureSummary(lambda m: task.figures(m, cfg, data, inputs, "validation"), own.logs, cfg.image_summary_every,
+                          make_texts=lambda m: task.text_examples(m, cfg, data, "validation"))
+        )
+    if cfg.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=task.monitor, mode=task.monitor_mode, patience=cfg.early_stopping_patience,
+                restore_best_weights=True
+            )
+        )
+    # Last, so an interruption raised by an earlier callback never records an unfinished epoch.
+    callbacks.append(SafeBackupAndRestore(own.backup, nan_stop, double_checkpoint=True))
+    callbacks = list(extra_callbacks) + callbacks if extra_callbacks else callbacks
+
+    done = _fit_done(own, model)
+    if done is not None:
+        epochs_done, train_seconds, examples_per_second = done["epochs"], done["train_seconds"], done["examples_per_second"]
+        if verbose != 0 and own is run:
+            print(f"training had finished ({epochs_done} epochs); evaluating", flush=True)
+    else:
         start = time.perf_counter()
         epochs_done, first_epoch = 0, 0
         completed = _completed_phases(own, model) if len(phases) > 1 else 0
@@ -189,87 +264,73 @@ def train(
             epochs_done = (history.epoch[-1] + 1) if history.epoch else last_epoch
             if index < len(phases) - 1:
                 _save_completed_phase(own, model, index + 1, last_epoch)
+                shutil.rmtree(own.backup, ignore_errors=True)  # the phase record holds what the next phase needs
             first_epoch = last_epoch
+        if nan_stop.diverged_at is not None:
+            raise TrainingDiverged(_diverged_message(nan_stop, checkpoint, cfg, own))
         train_seconds = time.perf_counter() - start
-        for path in _phase_paths(own) if nan_stop.diverged_at is None else ():
+        examples_per_second = throughput.examples_per_second
+        _save_fit_done(own, model, {"epochs": epochs_done, "train_seconds": train_seconds,
+                                    "examples_per_second": examples_per_second})
+        shutil.rmtree(own.backup, ignore_errors=True)
+        for path in _phase_paths(own):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
-        if nan_stop.diverged_at is not None:
-            epoch, batch = nan_stop.diverged_at
-            raise TrainingDiverged(
-                f"training diverged: the loss became NaN/inf at epoch {epoch}, batch {batch}; "
-                f"lower learning_rate (now {cfg.learning_rate:g}) or use gradient-friendlier settings"
-            )
 
-        if os.path.isfile(own.best):
-            # Serve the best validation epoch (EarlyStopping restores it only when it stops early).
-            best = keras.saving.load_model(own.best, compile=False)
-            model.set_weights(best.get_weights())
+    if os.path.isfile(own.best):
+        # Serve the best validation epoch (EarlyStopping restores it only when it stops early).
+        best = keras.saving.load_model(own.best, compile=False)
+        model.set_weights(best.get_weights())
 
-        test_metrics = task.evaluate(model, cfg, data, inputs)
-        figures = task.figures(model, cfg, data, inputs, "test")
-        pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
-        for name, png in pngs.items():
-            write_png(os.path.join(own.plots, f"{name}.png"), png)
-        if pngs:
-            log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
-        texts = task.text_examples(model, cfg, data, "test")
-        for name, text in texts.items():
-            atomic_write_text(os.path.join(own.root, "examples", f"{name}.md"), text + "\n")
-        if texts:
-            log_texts(own.logs, texts, step=epochs_done - 1)
-        baselines = task.baselines(cfg, data) if own is run else {}
-        real_world = task.real_world(model, cfg, data) if own is run else {}
-        save_model(model, own.model)
+    test_metrics = task.evaluate(model, cfg, data, inputs)
+    figures = task.figures(model, cfg, data, inputs, "test")
+    pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
+    for name, png in pngs.items():
+        write_png(os.path.join(own.plots, f"{name}.png"), png)
+    if pngs:
+        log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
+    texts = task.text_examples(model, cfg, data, "test")
+    for name, text in texts.items():
+        atomic_write_text(os.path.join(own.root, "examples", f"{name}.md"), text + "\n")
+    if texts:
+        log_texts(own.logs, texts, step=epochs_done - 1)
+    baselines = task.baselines(cfg, data) if own is run else {}
+    real_world = task.real_world(model, cfg, data) if own is run else {}
+    save_model(model, own.model)
 
-        metrics = {
-            "app": task.name,
-            "dataset": cfg.dataset,
-            "test": test_metrics,
-            "baselines": baselines,
-            **({"real_world": real_world} if real_world else {}),
-            "epochs": epochs_done,
-            "train_seconds": round(train_seconds, 3),
-            "examples_per_second": round(throughput.examples_per_second, 1),
-            "parameters": int(model.count_params()),
-            "strategy": distribute.resolve_name(cfg.strategy),
-            "replicas": int(strategy.num_replicas_in_sync),
-            "data": task.data_summary(data),
-            "config": cfg.to_dict(),
-        }
-        atomic_write_json(own.metrics, metrics)
-        if own is not run:
-            shutil.rmtree(own.root, ignore_errors=True)
-            with contextlib.suppress(OSError):  # and .workers/ itself once no other worker still uses it
-                os.rmdir(os.path.dirname(own.root))
-        return metrics
+    metrics = {
+        "app": task.name,
+        "dataset": cfg.dataset,
+        "test": test_metrics,
+        "baselines": baselines,
+        **({"real_world": real_world} if real_world else {}),
+        "epochs": epochs_done,
+        "train_seconds": round(train_seconds, 3),
+        "examples_per_second": round(examples_per_second, 1),
+        "parameters": int(model.count_params()),
+        "strategy": distribute.resolve_name(cfg.strategy),
+        "replicas": int(strategy.num_replicas_in_sync),
+        "data": task.data_summary(data),
+        "config": cfg.to_dict(),
+    }
+    atomic_write_json(own.metrics, metrics)
+    for path in _fit_done_paths(own):  # finished: metrics.json says so now
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    if own is not run:
+        shutil.rmtree(own.root, ignore_errors=True)
+        with contextlib.suppress(OSError):  # and .workers/ itself once no other worker still uses it
+            os.rmdir(os.path.dirname(own.root))
+    return metrics
 
 
-def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, overwrite: bool, verbose) -> dict:
-    """`train` for a task with its own loop (`Task.train_loop`): same run dir, config and metrics.json."""
-    if overwrite:
-        for path in (run.metrics, run.checkpoints, run.logs, run.plots, run.model):
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
-    fresh = not os.path.exists(run.root)
-    had_config = os.path.isfile(run.config)
-    os.makedirs(run.root, exist_ok=True)
-    save_config(cfg, task.name, run.config)
+def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, verbose) -> dict:
+    """`train` for a task with its own loop (`Task.train_loop`): same run dir, config and metrics.json; the run
+    dir is claimed (`claim_run_dir`) by the caller."""
     if verbose != 0:
         print(f"{task.name}: {cfg.dataset}, run dir {run.root}", flush=True)
     start = time.perf_counter()
-    try:
-        result = task.train_loop(cfg, run, verbose)
-    except UsageError:
-        # Bad input found by the loop: leave no half-made run dir behind (the fit path checks its data first).
-        if fresh:
-            shutil.rmtree(run.root, ignore_errors=True)
-        elif not had_config:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(run.config)
-        raise
+    result = task.train_loop(cfg, run, verbose)
     train_seconds = time.perf_counter() - start
     metrics = {
         "app": task.name,

@@ -80,6 +80,8 @@ def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
     _add_train_options(tune, task)
     tune.add_argument("--tuner", default="random", help="random|bayesian|hyperband (default: random)")
     tune.add_argument("--max-trials", type=int, default=10, help="trials to run (random, bayesian)")
+    tune.add_argument("--overwrite", action="store_true",
+                      help="replace what the output dir holds (a training run, or a search with other settings)")
     for name, text in (("evaluate", "test metrics of a trained run"), ("predict", "predict with a trained run"),
                        ("export", "export a trained run as a SavedModel for serving")):
         action = actions.add_parser(name, help=text)
@@ -201,7 +203,8 @@ def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
         return 0
     from tuning.search import search  # KerasTuner (0.4 s to import) only for `tune`
 
-    summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose)
+    summary = search(task, cfg, output_dir, tuner=args.tuner, max_trials=args.max_trials, verbose=verbose,
+                     overwrite=args.overwrite)
     best_config = os.path.join(output_dir, "best_config.json")
     print(f"best {summary['objective']}: {summary['best_score']:.4f} with {summary['best_hyperparameters']}")
     print(f"best config: {best_config} (dlsuite {task.name} train --config {best_config})")

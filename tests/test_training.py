@@ -84,9 +84,8 @@ def test_killed_process_resumes(tmp_path):
     rerun = subprocess.run([*cmd[:6], str(len(done) + 2), *cmd[7:]], capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     logged = epochs_logged(run)
-    # Every epoch appears; at most the one being written when killed appears twice.
-    assert sorted(set(logged)) == list(range(len(done) + 2))
-    assert len(logged) - len(set(logged)) <= 1
+    # Every epoch appears once, also the one being written when killed.
+    assert logged == list(range(len(done) + 2))
     assert read_json(run / "metrics.json")["epochs"] == len(done) + 2
 
 
@@ -95,7 +94,8 @@ def test_divergence_stops_with_a_clear_error(tmp_path, cli):
     code, out, err = cli("time_series", "train", "--epochs", "3", "--quiet", "--output-dir", run, *TINY_RNN,
                          "--set", "optimizer=sgd", "--set", "learning_rate=1e12", "--set", "linear_skip=0")
     assert code == 3
-    assert err.strip().startswith("dlsuite: error: training diverged: the loss became NaN/inf at epoch 1")
+    assert err.strip().startswith("dlsuite: error: training diverged: the loss grew to")  # before it is NaN
+    assert "at epoch 1" in err and "no epoch had finished, so no weights were kept" in err
     assert not (run / "metrics.json").exists()
 
 

@@ -17,7 +17,7 @@ import keras
 import keras_tuner
 
 from common import distribute
-from common.config import TrainConfig, save_config
+from common.config import TrainConfig, runtime_keys, save_config
 from common.errors import UsageError
 from common.export import atomic_write_json
 from common.runs import RunDir
@@ -92,13 +92,28 @@ def make_tuner(name: str, hypermodel: AppHyperModel, objective: str, max_trials:
     raise UsageError(f"unknown tuner {name!r} (choose from: {', '.join(TUNERS)})")
 
 
+def check_can_search(run: RunDir, app: str, cfg: TrainConfig, overwrite: bool) -> None:
+    """A search follows training's rules: it refuses a directory holding a training run (finished or not) or
+    a search with other settings, unless `overwrite`; the same search resumes."""
+    run.check_writable()
+    if overwrite or not os.path.isfile(run.config):
+        return
+    if run.is_finished() or not os.path.isdir(os.path.join(run.root, "tuning")):
+        raise UsageError(f"{run.root} holds a training run; tune into another --output-dir, or pass --overwrite "
+                         "to replace it")
+    run.check_can_train(app, cfg.to_dict(), False, runtime_keys(type(cfg)))
+
+
 def search(task: Task, cfg: TrainConfig, output_dir: str, tuner: str = "random", max_trials: int = 10,
-           verbose="auto") -> dict:
-    """Runs (or resumes) a search and writes `best_config.json`; returns a summary."""
+           verbose="auto", overwrite: bool = False) -> dict:
+    """Runs (or resumes) a search and writes `best_config.json`; returns a summary. The output dir is
+    locked while it runs (one process per directory)."""
     if tuner not in TUNERS:
         raise UsageError(f"unknown tuner {tuner!r} (choose from: {', '.join(TUNERS)})")
     if max_trials < 1:
         raise UsageError(f"--max-trials must be >= 1, got {max_trials}")
+    run = RunDir(output_dir)
+    check_can_search(run, task.name, cfg, overwrite)
     with run_context(cfg):
         strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
         data = task.load_data(cfg)
@@ -106,29 +121,38 @@ def search(task: Task, cfg: TrainConfig, output_dir: str, tuner: str = "random",
         steps = steps_for(task.num_train_examples(cfg, data), cfg.batch_size)
         hypermodel = AppHyperModel(task, cfg, data, steps)
         os.makedirs(output_dir, exist_ok=True)
-        save_config(cfg, task.name, os.path.join(output_dir, "config.json"))
-        direction = task.monitor_mode if task.monitor_mode != "auto" else "min" if "loss" in task.monitor else "max"
-        objective = keras_tuner.Objective(task.monitor, direction=direction)
-        kt = make_tuner(tuner, hypermodel, objective, max_trials, cfg.epochs, output_dir, cfg.seed, strategy)
-        callbacks = [*task.callbacks(cfg, data, RunDir(output_dir)),
-                     keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), write_graph=False)]
-        if cfg.early_stopping_patience:
-            callbacks.append(keras.callbacks.EarlyStopping(task.monitor, mode=task.monitor_mode,
-                                                           patience=cfg.early_stopping_patience))
-        kt.search(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs,
-                  callbacks=callbacks, verbose=verbose)
+        with run.lock(f"dlsuite {task.name} tune"):
+            check_can_search(run, task.name, cfg, overwrite)  # again, now that no other process can change it
+            if overwrite:
+                run.clear()
+            save_config(cfg, task.name, run.config)
+            return _search(task, cfg, hypermodel, inputs, data, strategy, output_dir, tuner, max_trials, verbose)
 
-        trials = []
-        for trial in kt.oracle.trials.values():
-            trials.append({"trial_id": trial.trial_id, "status": str(trial.status), "score": trial.score,
-                           "hyperparameters": dict(trial.hyperparameters.values)})
-        best_hp = kt.get_best_hyperparameters(1)
-        if not best_hp:
-            raise UsageError("no trial finished: see the errors above")
-        best_cfg = hypermodel.config_for(best_hp[0])
-        summary = {"app": task.name, "tuner": tuner, "objective": task.monitor,
-                   "best_score": kt.oracle.get_best_trials(1)[0].score,
-                   "best_hyperparameters": dict(best_hp[0].values), "trials": trials}
-        atomic_write_json(os.path.join(output_dir, "tuning_summary.json"), summary)
-        save_config(best_cfg, task.name, os.path.join(output_dir, "best_config.json"))
-        return summary
+
+def _search(task, cfg, hypermodel, inputs, data, strategy, output_dir, tuner, max_trials, verbose) -> dict:
+    """The search itself, in a claimed output dir."""
+    direction = task.monitor_mode if task.monitor_mode != "auto" else "min" if "loss" in task.monitor else "max"
+    objective = keras_tuner.Objective(task.monitor, direction=direction)
+    kt = make_tuner(tuner, hypermodel, objective, max_trials, cfg.epochs, output_dir, cfg.seed, strategy)
+    callbacks = [*task.callbacks(cfg, data, RunDir(output_dir)),
+                 keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), write_graph=False)]
+    if cfg.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(task.monitor, mode=task.monitor_mode,
+                                                       patience=cfg.early_stopping_patience))
+    kt.search(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs,
+              callbacks=callbacks, verbose=verbose)
+
+    trials = []
+    for trial in kt.oracle.trials.values():
+        trials.append({"trial_id": trial.trial_id, "status": str(trial.status), "score": trial.score,
+                       "hyperparameters": dict(trial.hyperparameters.values)})
+    best_hp = kt.get_best_hyperparameters(1)
+    if not best_hp:
+        raise UsageError("no trial finished: see the errors above")
+    best_cfg = hypermodel.config_for(best_hp[0])
+    summary = {"app": task.name, "tuner": tuner, "objective": task.monitor,
+               "best_score": kt.oracle.get_best_trials(1)[0].score,
+               "best_hyperparameters": dict(best_hp[0].values), "trials": trials}
+    atomic_write_json(os.path.join(output_dir, "tuning_summary.json"), summary)
+    save_config(best_cfg, task.name, os.path.join(output_dir, "best_config.json"))
+    return summary
