@@ -353,6 +353,7 @@ def test_bible_es_en_builder_splits_by_book(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow  # reads both Bibles: about 5 s on a quiet machine
+@pytest.mark.slow  # reads both Bibles: about 12 s on the 2 shared cores
 @pytest.mark.skipif(not SWORD_INSTALLED, reason="needs Debian's sword-text-sparv and sword-text-web")
 def test_installed_sword_modules_align_by_book():
     from apps.translation.bible import ENGLISH, SPANISH, align_verses, split_by_book, sword_bible, verse_texts
