@@ -284,3 +284,100 @@ def test_rnn_trains_from_the_cli(cli, tmp_path, pairs_tsv):
     assert code == 0, err
     metrics = read_json(tmp_path / "rnn" / "metrics.json")
     assert metrics["config"]["model"] == "rnn" and metrics["parameters"] > 0
+
+
+# --- bible_es_en: SWORD verses ------------------------------------------------------------------
+SWORD_INSTALLED = all(os.path.isdir(f"/usr/share/sword/modules/texts/ztext/{module}")
+                      for module in ("spaRV1909eb", "engWEB2015eb"))
+
+
+def test_osis_markup_is_cleaned():
+    from apps.translation.bible import clean_osis
+
+    web = ('<div type="x-milestone" subType="x-preverse" sID="pv1"/><title canonical="true" type="psalm">A Psalm by '
+           'David.</title> <l level="1" sID="gen1"/><w lemma="strong:H0430">God</w><note placement="foot"><reference '
+           'type="annotateRef">1:1 </reference>The Hebrew word rendered “God” is “Elohim”.</note><w lemma="strong:'
+           'H1254">created</w> “<w lemma="strong:H0216">light</w>”.<l eID="gen1" level="1"/> <title type="x-gen">'
+           'A heading</title><speaker>Beloved</speaker> Amen. <div canonical="true" eID="gen2" osisID="Rev" '
+           'type="book"/> <div sID="gen3" type="glossary"/> Abaddon is Hebrew for destruction.')
+    assert clean_osis(web) == "A Psalm by David. God created “light”. Amen."
+    rv = ('<w lemma="strong:H3318">sáca</w><transChange type="added">lo</transChange> <w lemma="strong:H8033">hay '
+          'allí</w><transChange type="added">también</transChange><w lemma="strong:H0916">bdelio</w>, y <w>Beth-baal'
+          '</w>-<w>meón</w>. (<w lemma="strong:H5542">Selah</w>.)  <chapter eID="Gen.1"/>')
+    assert clean_osis(rv) == "sácalo hay allí también bdelio, y Beth-baal-meón. (Selah.)"
+
+
+def test_verse_alignment_drops_what_does_not_match():
+    from apps.translation.bible import align_verses
+
+    def chapter(book, texts):
+        return {(book, 1, v): text for v, text in enumerate(texts, start=1)}
+
+    lengths = [30, 60, 45, 90, 35, 70, 50, 80]
+    words = ["x" * n for n in lengths]
+    spanish = {**chapter("Gen", words), **chapter("Exod", ["", *words[1:]]),
+               **chapter("Lev", ["x" * 300, *words[1:]]), **chapter("Num", words), **chapter("Deut", words)}
+    english = {**chapter("Gen", words), **chapter("Exod", words), **chapter("Lev", words),
+               **chapter("Num", ["x" * 40, *words[:-1]]),  # numbered one verse later than the Spanish
+               **chapter("Deut", words + ["x" * 40])}  # a verse more in this versification
+    pairs, left_out = align_verses(spanish, english)
+    kept = {ref for ref, _, _ in pairs}
+    assert {ref[0] for ref in kept} == {"Gen", "Exod", "Lev"} and len([r for r in kept if r[0] == "Gen"]) == 8
+    assert ("Exod", 1, 1) not in kept and ("Exod", 1, 2) not in kept and ("Exod", 1, 3) in kept
+    assert ("Lev", 1, 1) not in kept and ("Lev", 1, 2) in kept
+    assert left_out == {"other_verse_count": 8, "shifted_chapter": 8, "empty": 1, "next_to_empty": 1,
+                        "length_ratio": 1}
+
+
+def test_bible_es_en_builder_splits_by_book(tmp_path, monkeypatch):
+    """The builder on a stand-in for the modules (the real ones are read in the next test): aligned, by book."""
+    import apps.translation.bible as bible
+
+    books = ["Gen", "Josh", "Judg", "Prov", "Job", "Matt", "John", "Acts", "Rom", "1Cor", "Rev"]
+    verses = {lang: {(book, c, v): f"{lang} {book} {c}:{v} " + "palabra " * (v % 5 + 3)
+                     for book in books for c in (1, 2) for v in range(1, 6)} for lang in ("es", "en")}
+    monkeypatch.setattr(bible, "sword_bible", lambda module: {"spaRV1909eb": "es", "engWEB2015eb": "en"}[module[0]])
+    monkeypatch.setattr(bible, "verse_texts", lambda language: verses[language])
+    data = load_pairs("bible_es_en", data_dir=str(tmp_path / "tfds"))
+    assert data.direction == "es-en" and sum(data.sizes.values()) == len(books) * 10
+    assert data.sizes == {"train": 30, "validation": 40, "test": 40}
+    book_of = {split: {s.split()[1] for s in data.sources[split]} for split in data.sources}
+    assert book_of == {"train": {"Gen", "Matt", "Rev"}, "validation": set(bible.VALIDATION_BOOKS),
+                       "test": set(bible.TEST_BOOKS)}
+    assert all(s.replace("es ", "", 1) == t.replace("en ", "", 1) for s, t in zip(data.sources["test"],
+                                                                                data.targets["test"]))
+    reverse = load_pairs("bible_es_en", data_dir=str(tmp_path / "tfds"), direction="en-es")
+    assert reverse.sources["test"] == data.targets["test"]
+    with pytest.raises(UsageError, match="unknown direction 'es-de' for bible_es_en: use es-en or en-es"):
+        load_pairs("bible_es_en", data_dir=str(tmp_path / "tfds"), direction="es-de")
+
+
+@pytest.mark.slow  # reads both Bibles: about 5 s on a quiet machine
+@pytest.mark.slow  # reads both Bibles: about 12 s on the 2 shared cores
+@pytest.mark.skipif(not SWORD_INSTALLED, reason="needs Debian's sword-text-sparv and sword-text-web")
+def test_installed_sword_modules_align_by_book():
+    from apps.translation.bible import ENGLISH, SPANISH, align_verses, split_by_book, sword_bible, verse_texts
+
+    spanish, english = verse_texts(sword_bible(SPANISH)), verse_texts(sword_bible(ENGLISH))
+    assert spanish["Gen", 1, 1] == "EN el principio crió Dios los cielos y la tierra."
+    assert english["Gen", 1, 1] == "In the beginning, God created the heavens and the earth."
+    assert english["Rev", 22, 21] == "The grace of the Lord Jesus Christ be with all the saints. Amen."  # no glossary
+    pairs, left_out = align_verses(spanish, english)
+    assert 30_000 < len(pairs) < 31_102 and sum(left_out.values()) == len(spanish) - len(pairs)
+    refs = {ref for ref, _, _ in pairs}
+    assert ("Num", 13, 1) not in refs and ("3John", 1, 1) not in refs and ("John", 3, 16) in refs
+    assert not any("<" in es or "<" in en or "strong:" in en for _, es, en in pairs)
+    parts = split_by_book(pairs)
+    books = [{ref[0] for ref, _, _ in parts[split]} for split in ("train", "validation", "test")]
+    assert not (books[0] & books[1] or books[0] & books[2] or books[1] & books[2])
+    assert all(0.08 < len(parts[split]) / len(pairs) < 0.12 for split in ("validation", "test"))
+
+
+def test_missing_sword_module_names_its_package(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLSUITE_SWORD_DIR", str(tmp_path / "no-sword"))
+    with pytest.raises(UsageError, match=r"spaRV1909eb \(Reina-Valera 1909\) is missing from .*: install it with "
+                                         r"`apt-get install sword-text-sparv`"):
+        load_pairs("bible_es_en", data_dir=str(tmp_path / "tfds"))
+    code, _, err = cli("translation", "train", "--dataset", "bible_es_en", "--epochs", "1", "--quiet",
+                       "--output-dir", str(tmp_path / "run"))
+    assert code == 2 and "apt-get install sword-text-sparv" in err and "Traceback" not in err

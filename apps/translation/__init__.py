@@ -4,6 +4,7 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
     dlsuite translation train                                    # de_en_sentences, German -> English, Transformer
     dlsuite translation train --set model=rnn --set cell=lstm     # bidirectional LSTM encoder, Luong attention
     dlsuite translation train --direction en-de                   # English -> German
+    dlsuite translation train --dataset bible_es_en --set max_length=40   # Spanish -> English Bible verses
     dlsuite translation train --dataset pairs.tsv                 # your own source<TAB>target lines (UTF-8)
     dlsuite translation train --dataset tfds:ted_hrlr_translate/pt_to_en   # internet once
     dlsuite translation translate --run DIR "Das ist gut." "Wo ist der Bahnhof?"   # greedy
@@ -18,8 +19,13 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
   sentence after the annotations (`{m}`, `[coll.]`, `<...>`, `(...)`) are removed (upper-case
   start, `.`/`!`/`?` end, three words or more, no `/` alternatives or `…` gaps) the pair is kept:
   17,174 distinct pairs from the 2023-01-30 file, split 80/10/10 with seed 0 so that no German and
-  no English sentence is in two splits (13,740 / 1,717 / 1,717). Also TSV files and TFDS sets with
-  two text features.
+  no English sentence is in two splits (13,740 / 1,717 / 1,717). `bible_es_en` (`bible.py`), the
+  verses of the Reina-Valera 1909 and the World English Bible from Debian's SWORD modules
+  (`sword-text-sparv`, `sword-text-web`; without them, a one-line error with the `apt-get install`
+  command), read with pysword, aligned by reference and cleaned of OSIS markup (notes, headings,
+  Strong's numbers), misaligned chapters and verses left out: 30,868 pairs, split by book
+  (validation Judges, Job, John, 1 Corinthians; test Joshua, Proverbs, Acts, Romans): 24,886 /
+  2,986 / 2,996. Also TSV files and TFDS sets with two text features.
 * Tokens (`common/seq2seq/tokens.py`): lower-cased words, each punctuation mark a token. The source vocabulary
   lives in the model's `TextVectorization` layer and the target vocabulary in its output layer, so
   a saved or exported model takes raw sentences and needs nothing on the side. Targets are wrapped

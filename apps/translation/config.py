@@ -13,11 +13,12 @@ from common.errors import UsageError
 class TranslationConfig(TrainConfig):
     """A Transformer or RNN-with-attention encoder–decoder; see `dlsuite translation config`."""
 
-    dataset: str = option("de_en_sentences", "Sentence pairs: de_en_sentences (Debian trans-de-en, offline), tfds:"
-                                             "ted_hrlr_translate/pt_to_en, or a TSV file of source<TAB>target lines.")
-    direction: str = option("", "Source-target languages, e.g. de-en or en-de for de_en_sentences, pt-en or en-pt for "
-                                "tfds:ted_hrlr_translate/pt_to_en; empty: the dataset's own order (de-en; a TSV's "
-                                "first column into its second).", flag=True)
+    dataset: str = option("de_en_sentences", "Sentence pairs: de_en_sentences (Debian trans-de-en, offline), "
+                                             "bible_es_en (Spanish-English verses of Debian's SWORD Bibles, offline), "
+                                             "tfds:ted_hrlr_translate/pt_to_en, or a TSV file of source<TAB>target lines.")
+    direction: str = option("", "Source-target languages, e.g. de-en or en-de for de_en_sentences, es-en or en-es for "
+                                "bible_es_en, pt-en or en-pt for tfds:ted_hrlr_translate/pt_to_en; empty: the "
+                                "dataset's own order (de-en, es-en; a TSV's first column into its second).", flag=True)
     epochs: int = option(6, "Maximum number of training epochs.", min=1)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(1e-3, "Initial learning rate.", min=0.0)

@@ -6,6 +6,10 @@ A spec is one of:
   dictionary (`/usr/share/trans/de-en`, from `apt-get install trans-de-en`; `$DLSUITE_TRANS_DE_EN`
   points elsewhere), prepared once by the TFDS builder `DeEnSentences`; see `dictionary_pairs`
   for the filter. 17,174 pairs from the 2023-01-30 file;
+* `bible_es_en`: Spanish–English Bible verses from Debian's SWORD modules (`apt-get install
+  sword-text-sparv sword-text-web`), read with pysword and prepared once by the TFDS builder
+  `apps.translation.bible.BibleEsEn`: 30,868 aligned verses, split by book (no test book is seen
+  in training); `direction` es-en (default) or en-es;
 * `tfds:NAME` with two text features, e.g. `tfds:ted_hrlr_translate/pt_to_en` (internet once);
   its own validation and test splits;
 * a `.tsv` file of `source<TAB>target` lines (UTF-8; blank lines skipped).
@@ -24,6 +28,7 @@ import re
 
 import tensorflow_datasets as tfds
 
+from apps.translation.bible import ENGLISH, SPANISH, BibleEsEn, sword_bible
 from common.datasets import default_data_dir
 from common.errors import UsageError
 from common.seq2seq.data import SPLITS, ParallelData, load_parallel_data, orient, read_builder, split_pairs
@@ -140,7 +145,7 @@ def load_pairs(spec: str, *, data_dir: str = "", direction: str = "", seed: int 
     """Loads sentence pairs (see the module docstring for the specs and `direction`).
 
     Raises:
-        UsageError: unknown names, a missing dictionary (with the install command), a missing, empty
+        UsageError: unknown names, a missing dictionary or SWORD module (with the install command), a missing, empty
             or non-UTF-8 TSV or one with a line that is not two tab-separated sentences, a TFDS set
             without two text features, a direction the dataset does not have, an empty split.
 
@@ -150,7 +155,7 @@ def load_pairs(spec: str, *, data_dir: str = "", direction: str = "", seed: int 
         ('en-de', {'train': 13740, 'validation': 1717, 'test': 1717})
     """
     return load_parallel_data(spec, data_dir=data_dir, direction=direction, seed=seed,
-                              loaders={DeEnSentences.name: _load_dictionary})
+                              loaders={DeEnSentences.name: _load_dictionary, BibleEsEn.name: _load_bible})
 
 
 def _load_dictionary(data_dir: str, direction: str) -> ParallelData:
@@ -160,3 +165,12 @@ def _load_dictionary(data_dir: str, direction: str) -> ParallelData:
         dictionary_file()  # the install hint, before TFDS starts writing
     builder.download_and_prepare()  # a no-op once cached
     return read_builder(builder, DeEnSentences.name, ("de", "en"), direction, {s: s for s in SPLITS})
+
+
+def _load_bible(data_dir: str, direction: str) -> ParallelData:
+    builder = BibleEsEn(data_dir=data_dir or default_data_dir())
+    orient(BibleEsEn.name, ("es", "en"), direction)
+    if not builder.is_prepared():
+        sword_bible(SPANISH), sword_bible(ENGLISH)  # the install hints, before TFDS starts writing
+    builder.download_and_prepare()
+    return read_builder(builder, BibleEsEn.name, ("es", "en"), direction, {s: s for s in SPLITS})
