@@ -54,7 +54,7 @@ def test_every_application_has_its_folder_and_readme():
 def test_list_shows_every_embedded_dataset(cli):
     found = embedded_datasets()
     for name in ("digits", "mnist5k", "sunspots", "co2", "vader_movies", "penguins", "digit_scenes",
-                 "de_en_sentences", "lfw_subset", "chatterbot_corpus", "spoken_keywords", "spoken_digits"):
+                 "de_en_sentences", "bible_es_en", "lfw_subset", "chatterbot_corpus", "spoken_keywords", "spoken_digits"):
         assert name in found
     code, out, _ = cli("list")
     assert code == 0 and all(f"  {name} " in out for name in found)
