@@ -110,12 +110,12 @@ def test_padding_does_not_change_the_transformer_output():
     for layer in short.layers:
         if layer.weights and layer.name != "embedding":
             long.get_layer(layer.name).set_weights(layer.get_weights())
-    embedding = short.get_layer("embedding")
-    tokens, positions = embedding.tokens.get_weights()[0], embedding.positions.get_weights()[0]
-    long_positions = long.get_layer("embedding").positions.get_weights()[0]
+    embedding = short.get_layer("embedding")  # KerasHub's TokenAndPositionEmbedding
+    tokens, positions = embedding.token_embedding.get_weights()[0], embedding.position_embedding.get_weights()[0]
+    long_positions = long.get_layer("embedding").position_embedding.get_weights()[0]
     long_positions[:4] = positions
-    long.get_layer("embedding").tokens.set_weights([tokens])
-    long.get_layer("embedding").positions.set_weights([long_positions])
+    long.get_layer("embedding").token_embedding.set_weights([tokens])
+    long.get_layer("embedding").position_embedding.set_weights([long_positions])
     text = as_strings(["a good film"])
     np.testing.assert_allclose(long.predict(text, verbose=0), short.predict(text, verbose=0), atol=1e-5)
 

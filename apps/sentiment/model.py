@@ -1,5 +1,5 @@
 """Sentiment classifiers that take raw strings: TextVectorization inside the model, then a transformer
-encoder or a bidirectional RNN.
+encoder (KerasHub's `TokenAndPositionEmbedding` and `TransformerEncoder`) or a bidirectional RNN.
 
 Keeping the vectorization in the model means a saved `.keras` file and an exported SavedModel carry
 their vocabulary and take the same raw text as `predict`: nothing to keep in step on the side.
@@ -8,9 +8,30 @@ their vocabulary and take the same raw text as `predict`: nothing to keep in ste
 from __future__ import annotations
 
 import keras
-from keras import layers
+import keras_hub
+from keras import layers, ops
 
-from common.layers import TokenAndPositionEmbedding, TokenDropout, transformer_encoder
+from common.layers import TokenDropout
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class PaddingMask(layers.Layer):
+    """True where a token id is not padding (0), and always at the first position.
+
+    The first position always counts, so an empty text (all padding) still has one token to attend
+    to and average, instead of a 0/0 = NaN in the masked mean.
+
+    Example:
+        >>> PaddingMask()(keras.ops.array([[5, 0, 0], [0, 0, 0]])).tolist()
+        [[True, False, False], [True, False, False]]
+    """
+
+    def call(self, ids):
+        mask = ops.not_equal(ids, 0)
+        return ops.concatenate([ops.ones_like(mask[:, :1]), mask[:, 1:]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def learn_vocabulary(texts: list[str], *, max_tokens: int, ngrams: int = 1) -> list[str]:
@@ -33,8 +54,8 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
     Args:
         vocabulary: from `learn_vocabulary` (training texts only).
         num_classes: number of classes.
-        model: "transformer" (token + position embedding, `depth` pre-norm `MultiHeadAttention` blocks,
-            masked mean pooling) or "bilstm" / "bigru" (`depth` stacked bidirectional layers).
+        model: "transformer" (KerasHub's token + position embedding, `depth` pre-norm
+            `keras_hub.layers.TransformerEncoder` blocks with a GELU MLP, masked mean pooling) or "bilstm" / "bigru" (`depth` stacked bidirectional layers).
         sequence_length: tokens per text (cut or padded; padding is masked everywhere).
         ngrams: word n-grams indexed by the vectorizer (must match `learn_vocabulary`).
         embed_dim: embedding width.
@@ -61,13 +82,17 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
         ids = TokenDropout(token_dropout, seed=seed, name="token_dropout")(ids)
     size = len(vocabulary)
     if model == "transformer":
-        x = TokenAndPositionEmbedding(size, sequence_length, embed_dim, name="embedding")(ids)
+        mask = PaddingMask(name="padding_mask")(ids)
+        x = keras_hub.layers.TokenAndPositionEmbedding(size, sequence_length, embed_dim, name="embedding")(ids)
         if dropout:
             x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        x = transformer_encoder(x, depth=depth, dim=embed_dim, heads=heads, mlp_dim=mlp_dim, dropout=dropout,
-                                name="block")
+        for index in range(depth):
+            # Pre-norm blocks (normalize_first) train stably without learning-rate warm-up.
+            x = keras_hub.layers.TransformerEncoder(mlp_dim, heads, dropout=dropout, activation="gelu",
+                                                    layer_norm_epsilon=1e-6, normalize_first=True,
+                                                    name=f"block{index + 1}")(x, padding_mask=mask)
         x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-        x = layers.GlobalAveragePooling1D(name="token_mean")(x)  # the mask keeps padding out of the mean
+        x = layers.GlobalAveragePooling1D(name="token_mean")(x, mask=mask)  # padding stays out of the mean
     else:
         x = layers.Embedding(size, embed_dim, mask_zero=True, name="embedding")(ids)
         if dropout:
