@@ -8,7 +8,6 @@ their vocabulary and take the same raw text as `predict`: nothing to keep in ste
 from __future__ import annotations
 
 import keras
-import keras_hub
 from keras import layers, ops
 
 from common.layers import TokenDropout
@@ -55,7 +54,8 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
         vocabulary: from `learn_vocabulary` (training texts only).
         num_classes: number of classes.
         model: "transformer" (KerasHub's token + position embedding, `depth` pre-norm
-            `keras_hub.layers.TransformerEncoder` blocks with a GELU MLP, masked mean pooling) or "bilstm" / "bigru" (`depth` stacked bidirectional layers).
+            `keras_hub.layers.TransformerEncoder` blocks with a GELU MLP, masked mean pooling)
+            or "bilstm" / "bigru" (`depth` stacked bidirectional layers).
         sequence_length: tokens per text (cut or padded; padding is masked everywhere).
         ngrams: word n-grams indexed by the vectorizer (must match `learn_vocabulary`).
         embed_dim: embedding width.
@@ -74,6 +74,8 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
     """
     if model not in ("transformer", "bilstm", "bigru"):
         raise ValueError(f"model={model!r} is not one of: transformer, bilstm, bigru")
+    import keras_hub  # 3 s to import (tensorflow-text): when a model is built, not at every CLI start
+
     inputs = keras.Input(shape=(1,), dtype="string", name="text")
     vectorizer = layers.TextVectorization(vocabulary=vocabulary, output_sequence_length=sequence_length,
                                           ngrams=ngrams if ngrams > 1 else None, name="vectorize")

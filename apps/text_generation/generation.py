@@ -28,7 +28,6 @@ import sys
 import weakref
 
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 
@@ -63,6 +62,8 @@ class GPTDecoder:
     """
 
     def __init__(self, model: keras.Model):
+        import keras_hub
+
         self.embedding = model.get_layer("embedding")
         self.positions = model.get_layer("position_embedding")
         self.blocks = [layer for layer in model.layers if isinstance(layer, keras_hub.layers.TransformerDecoder)]
@@ -172,7 +173,7 @@ def make_decoder(model: keras.Model):
     """
     decoder = _DECODERS.get(model)
     if decoder is None:
-        if any(isinstance(layer, keras_hub.layers.TransformerDecoder) for layer in model.layers):
+        if any(type(layer).__name__ == "TransformerDecoder" for layer in model.layers):  # KerasHub's
             decoder = GPTDecoder(model)
         elif any(isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)) for layer in model.layers):
             decoder = RecurrentDecoder(model)

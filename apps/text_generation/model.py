@@ -13,7 +13,6 @@ generation needs (`apps.text_generation.generation`).
 from __future__ import annotations
 
 import keras
-import keras_hub
 from keras import layers
 
 MODELS = ("gpt", "lstm", "gru")
@@ -52,7 +51,8 @@ def build_language_model(vocabulary: list[str], *, model: str = "gpt", sequence_
     Args:
         vocabulary: the characters (from `data.learn_vocabulary`, training text only).
         model: "gpt" (character embedding, optionally a causal convolution, KerasHub's position
-            embedding, `depth` pre-norm `keras_hub.layers.TransformerDecoder` blocks, final layer norm) or "lstm" / "gru" (`depth` stacked
+            embedding, `depth` pre-norm `keras_hub.layers.TransformerDecoder` blocks, final layer norm)
+            or "lstm" / "gru" (`depth` stacked
             recurrent layers of `rnn_units`).
         sequence_length: the GPT's context: longest input, positions learned (RNNs take any length).
         embed_dim: character embedding width (the GPT's model width).
@@ -73,6 +73,8 @@ def build_language_model(vocabulary: list[str], *, model: str = "gpt", sequence_
     """
     if model not in MODELS:
         raise ValueError(f"model={model!r} is not one of: {', '.join(MODELS)}")
+    import keras_hub  # 3 s to import (tensorflow-text): when a model is built, not at every CLI start
+
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     x = CharacterEmbedding(vocabulary, embed_dim, name="embedding")(ids)
     if model == "gpt":
