@@ -52,8 +52,7 @@ def build_language_model(vocabulary: list[str], *, model: str = "gpt", sequence_
         vocabulary: the characters (from `data.learn_vocabulary`, training text only).
         model: "gpt" (character embedding, optionally a causal convolution, KerasHub's position
             embedding, `depth` pre-norm `keras_hub.layers.TransformerDecoder` blocks, final layer norm)
-            or "lstm" / "gru" (`depth` stacked
-            recurrent layers of `rnn_units`).
+            or "lstm" / "gru" (`depth` stacked recurrent layers of `rnn_units`).
         sequence_length: the GPT's context: longest input, positions learned (RNNs take any length).
         embed_dim: character embedding width (the GPT's model width).
         depth: decoder blocks or recurrent layers.
