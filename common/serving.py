@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from common.config import resolve_config
 from common.errors import UsageError
 from common.export import export_saved_model, load_model
@@ -35,8 +37,13 @@ def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, set
     return task.predict(model, cfg, {**summary, "run_dir": run_dir}, inputs)
 
 
-def export_run(task: Task, run_dir: str, path: str = "") -> str:
-    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs."""
+def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model") -> str:
+    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs, or
+    (`fmt="preset"`, runs whose model is a KerasHub task) as a KerasHub preset folder (default RUN/preset)."""
     run = RunDir(run_dir)
     cfg, model, _ = load_run(task, run_dir)
+    if fmt == "preset":
+        from common.presets import export_preset
+
+        return export_preset(model, path or os.path.join(run.root, "preset"))
     return export_saved_model(model, path or run.saved_model, postprocess=lambda out: task.serving_outputs(cfg, out))

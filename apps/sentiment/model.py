@@ -108,3 +108,63 @@ def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str
     x = layers.Dense(num_classes, name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=f"sentiment_{model}")
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class PresetTextClassifier(layers.Layer):
+    """A KerasHub `TextClassifier` (softmax head) with its preprocessor, as one layer on `(batch, 1)` strings.
+
+    Its output spec is stated, not traced: a model loaded from a `.keras` file gets its tokenizer's
+    vocabulary after the layers are rebuilt, so the preprocessor cannot run on symbolic inputs then.
+
+    Args:
+        task: the `keras_hub.models.TextClassifier`, with `preprocessor` set and a softmax activation.
+    """
+
+    def __init__(self, task, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(task, dict):
+            # Uncompiled, as the wrapping model trains it: a compiled inner task's unbuilt metrics would
+            # join the outer model's.
+            task = keras.saving.deserialize_keras_object({**task, "config": {**task["config"], "compile": False}})
+        self.task = task
+
+    def build(self, input_shape):
+        self.built = True  # the task is built already (KerasHub tasks are functional models)
+
+    def call(self, texts):
+        import tensorflow as tf  # KerasHub's preprocessing runs in TensorFlow on every backend
+
+        return self.task(self.task.preprocessor(tf.reshape(texts, [-1])))
+
+    def compute_output_spec(self, texts):
+        return keras.KerasTensor((texts.shape[0], self.task.num_classes), dtype="float32")
+
+    def get_config(self):
+        return {**super().get_config(), "task": keras.saving.serialize_keras_object(self.task)}
+
+
+def build_preset_classifier(preset: str, num_classes: int, *, sequence_length: int = 64) -> keras.Model:
+    """A KerasHub `TextClassifier` from a preset, wrapped to take raw strings `(batch, 1)` like the other models.
+
+    The preset's own preprocessor (its tokenizer and packer) runs inside the model, so a saved
+    `.keras` file and an exported SavedModel take raw text; `common.presets.export_preset` writes
+    the task (backbone, new head, preprocessor) back as a preset folder.
+
+    Args:
+        preset: a local preset folder (`save_to_preset`), a built-in KerasHub name or a `kaggle://` /
+            `hf://` handle (these need internet).
+        num_classes: classes of the new head (the preset's own head is kept when it has as many).
+        sequence_length: tokens per text, at most the backbone's `max_sequence_length`.
+    """
+    from common.presets import load_task, preset_num_classes
+
+    kwargs = {"activation": "softmax", "compile": False}  # the wrapping model is compiled instead
+    if preset_num_classes(preset) != num_classes:
+        kwargs["num_classes"] = num_classes  # a new head; KerasHub then loads the backbone weights only
+    task = load_task("TextClassifier", preset, app="sentiment", **kwargs)
+    longest = getattr(task.backbone, "max_sequence_length", None)
+    task.preprocessor.sequence_length = min(sequence_length, longest) if longest else sequence_length
+    inputs = keras.Input(shape=(1,), dtype="string", name="text")
+    outputs = PresetTextClassifier(task, name="classifier")(inputs)
+    return keras.Model(inputs, outputs, name=f"sentiment_preset_{task.backbone.name}")
