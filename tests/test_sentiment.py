@@ -325,7 +325,7 @@ def test_a_bert_preset_trains_predicts_and_exports(cli, tmp_path, reviews_csv):
     assert done.returncode == 0, done.stderr[-2000:]
     np.testing.assert_allclose(np.array(eval(done.stdout.strip().splitlines()[-1])), expected, atol=1e-5)
 
-    # ... and the suite fine-tunes it again: same classes, so its trained head is kept.
+    # The saved run evaluates again to the same figure (the preprocessor and its vocabulary reload).
     code, out, err = cli("sentiment", "evaluate", "--run", run)
     assert code == 0 and f"accuracy={metrics['test']['accuracy']:.4f}" in out, err
 
