@@ -21,7 +21,7 @@ class PaddingMask(layers.Layer):
     to and average, instead of a 0/0 = NaN in the masked mean.
 
     Example:
-        >>> PaddingMask()(keras.ops.array([[5, 0, 0], [0, 0, 0]])).tolist()
+        >>> keras.ops.convert_to_numpy(PaddingMask()(keras.ops.array([[5, 0, 0], [0, 0, 0]]))).tolist()
         [[True, False, False], [True, False, False]]
     """
 
