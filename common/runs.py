@@ -29,7 +29,7 @@ from common.errors import UsageError
 
 # Everything a run, a search or an action writes into its directory: what `--overwrite` clears.
 RUN_ENTRIES = ("config.json", "metrics.json", "model.keras", "training_log.csv", "logs", "checkpoints", "plots",
-               "saved_model", "examples", "predictions", "generated", "images", "tables.md", "optimize_losses.csv",
+               "saved_model", "preset", "examples", "predictions", "generated", "images", "tables.md", "optimize_losses.csv",
                "tuning", "best_config.json", "tuning_summary.json", ".workers")
 LOCK_NAME = ".lock"
 

@@ -37,13 +37,18 @@ def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, set
     return task.predict(model, cfg, {**summary, "run_dir": run_dir}, inputs)
 
 
-def export_run(task: Task, run_dir: str, path: str = "") -> str:
-    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs."""
+def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model") -> str:
+    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs, or
+    (`fmt="preset"`, runs whose model is a KerasHub task) as a KerasHub preset folder (default RUN/preset)."""
     run = RunDir(run_dir)
     cfg, model, _ = load_run(task, run_dir)
-    target = path or run.saved_model
+    target = path or (os.path.join(run.root, "preset") if fmt == "preset" else run.saved_model)
     if os.path.exists(target) and not os.path.isdir(target):
-        raise UsageError(f"--path {target} is a file; give a folder for the SavedModel")
+        raise UsageError(f"--path {target} is a file; give a folder for the export")
     RunDir(target).check_writable()
     with run.lock(f"dlsuite {task.name} export"):  # not while another process trains or exports this run
+        if fmt == "preset":
+            from common.presets import export_preset
+
+            return export_preset(model, target)
         return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out))

@@ -5,7 +5,7 @@
                          [--config FILE] [--set key=value ...] [--output-dir DIR] [--overwrite]
     dlsuite APP evaluate --run DIR [--dataset D]
     dlsuite APP predict  --run DIR INPUT ...
-    dlsuite APP export   --run DIR [--path OUT]
+    dlsuite APP export   --run DIR [--path OUT] [--format saved_model|preset]
     dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
     dlsuite APP config   (prints every config field with its default and help)
     dlsuite APP ACTION   --run DIR [...]   an application's own actions (`text_generation generate --prompt ...`)
@@ -93,7 +93,10 @@ def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
         if name == "predict":
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
-            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model)")
+            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model or RUN/preset)")
+            action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
+                                help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
+                                     "model is a KerasHub task, e.g. trained with --preset)")
     for name, text in getattr(task, "actions", ()):  # the application's own actions on a finished run
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
@@ -226,8 +229,11 @@ def _use_run(task, args) -> int:
         if output is not None:  # None: the action printed as it went (an interactive loop)
             print(output)
         return 0
-    path = serving.export_run(task, args.run, args.path)
-    print(f"SavedModel written to {path} (signature: serving_default)")
+    path = serving.export_run(task, args.run, args.path, args.format)
+    if args.format == "preset":
+        print(f"KerasHub preset written to {path} (keras_hub.models.*.from_preset)")
+    else:
+        print(f"SavedModel written to {path} (signature: serving_default)")
     return 0
 
 

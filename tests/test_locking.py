@@ -103,7 +103,7 @@ def test_paths_that_cannot_be_written(tmp_path, cli):
     run = tmp_path / "run"
     assert cli(*TRAIN, "--output-dir", run)[0] == 0
     code, out, err = cli("time_series", "export", "--run", run, "--path", blocker)
-    assert code == 2 and "is a file; give a folder" in err, err
+    assert code == 2 and "is a file; give a folder for the export" in err, err
 
 
 def test_rejected_settings_leave_no_run_dir(tmp_path, cli):

@@ -110,12 +110,12 @@ def test_padding_does_not_change_the_transformer_output():
     for layer in short.layers:
         if layer.weights and layer.name != "embedding":
             long.get_layer(layer.name).set_weights(layer.get_weights())
-    embedding = short.get_layer("embedding")
-    tokens, positions = embedding.tokens.get_weights()[0], embedding.positions.get_weights()[0]
-    long_positions = long.get_layer("embedding").positions.get_weights()[0]
+    embedding = short.get_layer("embedding")  # KerasHub's TokenAndPositionEmbedding
+    tokens, positions = embedding.token_embedding.get_weights()[0], embedding.position_embedding.get_weights()[0]
+    long_positions = long.get_layer("embedding").position_embedding.get_weights()[0]
     long_positions[:4] = positions
-    long.get_layer("embedding").tokens.set_weights([tokens])
-    long.get_layer("embedding").positions.set_weights([long_positions])
+    long.get_layer("embedding").token_embedding.set_weights([tokens])
+    long.get_layer("embedding").position_embedding.set_weights([long_positions])
     text = as_strings(["a good film"])
     np.testing.assert_allclose(long.predict(text, verbose=0), short.predict(text, verbose=0), atol=1e-5)
 
@@ -160,6 +160,9 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, reviews_csv):
     expected = keras.saving.load_model(run / "model.keras").predict(batch, verbose=0)
     result = next(iter(served.signatures["serving_default"](batch).values())).numpy()
     np.testing.assert_allclose(result, expected, atol=1e-5)
+    code, out, err = cli("sentiment", "export", "--run", run, "--format", "preset")
+    assert code == 2 and "needs a run whose model is a KerasHub task" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "preset").exists()
 
     single = write_csv(tmp_path / "single.csv", [(f"text {i}", "pos") for i in range(20)])
     code, out, err = cli("sentiment", "train", "--dataset", single, "--quiet", "--output-dir", tmp_path / "single")
@@ -268,3 +271,87 @@ def test_vader_all_and_the_real_world_sets_of_a_movie_run(cli, tmp_path, monkeyp
         assert "GroundTruth.txt" in found["source"] and set(found["model"]) == {"accuracy", "macro_f1"}
         assert set(found["baselines"]) == {"tfidf_logreg", "vader", "textblob"}
     assert "real world: tweets, 20 examples" in out
+
+
+# --- KerasHub presets ---------------------------------------------------------------------------
+def save_tiny_bert_preset(path, *, extra_tokens: int = 0) -> str:
+    """A 2-layer BERT TextClassifier on the toy reviews' words, saved with `save_to_preset` (offline)."""
+    import keras_hub
+
+    words = sorted({word for text, _ in review_rows(20) for word in text.split()} | set(GOOD) | set(BAD))
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"extra{i}" for i in range(extra_tokens))]
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary) - extra_tokens, num_layers=2,
+                                             num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=32)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        keras_hub.models.BertTokenizer(vocabulary=vocabulary), sequence_length=16)
+    keras_hub.models.BertTextClassifier(backbone, num_classes=3, preprocessor=preprocessor).save_to_preset(str(path))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_a_bert_preset_trains_predicts_and_exports(cli, tmp_path, reviews_csv):
+    preset = save_tiny_bert_preset(tmp_path / "bert")
+    run = tmp_path / "run"
+    code, out, err = cli("sentiment", "train", "--dataset", reviews_csv, "--preset", preset, "--epochs", "2",
+                         "--quiet", "--output-dir", run, "--batch-size", "16", "--set", "sequence_length=12",
+                         "--set", "learning_rate=3e-3")
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert metrics["test"]["accuracy"] > 0 and "tfidf_logreg" in metrics["baselines"]
+    code, out, err = cli("sentiment", "predict", "--run", run, "the film was great", "dull and clumsy")
+    assert code == 0 and out.count('"label"') == 2, err
+
+    batch = as_strings(["the film was great", "dull and clumsy", ""])
+    expected = keras.saving.load_model(run / "model.keras").predict(batch, verbose=0)  # raw strings in
+    assert expected.shape == (3, 2)
+    np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-5)
+    code, out, err = cli("sentiment", "export", "--run", run)
+    assert code == 0, err
+    served = tf.saved_model.load(str(run / "saved_model"))
+    result = next(iter(served.signatures["serving_default"](batch).values())).numpy()
+    np.testing.assert_allclose(result, expected, atol=1e-5)
+
+    code, out, err = cli("sentiment", "export", "--run", run, "--format", "preset", "--path", tmp_path / "out")
+    assert code == 0 and "KerasHub preset written" in out, err
+    assert {"config.json", "tokenizer.json", "task.json", "task.weights.h5"} <= set(os.listdir(tmp_path / "out"))
+    # A fresh process with KerasHub alone (no dlsuite) loads the folder and predicts the same from raw text.
+    script = ("import json, sys, keras_hub\n"
+              "m = keras_hub.models.TextClassifier.from_preset(sys.argv[1])\n"
+              "print(json.dumps(m.predict(['the film was great', 'dull and clumsy', ''], verbose=0).tolist()))")
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.array(eval(done.stdout.strip().splitlines()[-1])), expected, atol=1e-5)
+
+    # The saved run evaluates again to the same figure (the preprocessor and its vocabulary reload).
+    code, out, err = cli("sentiment", "evaluate", "--run", run)
+    assert code == 0 and f"accuracy={metrics['test']['accuracy']:.4f}" in out, err
+
+
+def test_bad_presets_give_one_line_and_exit_2(cli, tmp_path, reviews_csv):
+    import keras_hub
+
+    (tmp_path / "empty").mkdir()
+    gpt = tmp_path / "gpt"
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary={"<|endoftext|>": 0, "Ġ": 1, "a": 2, "b": 3, "Ġa": 4},
+                                               merges=["Ġ a"])
+    backbone = keras_hub.models.GPT2Backbone(vocabulary_size=5, num_layers=1, num_heads=2, hidden_dim=8,
+                                             intermediate_dim=16, max_sequence_length=8)
+    keras_hub.models.GPT2CausalLM(backbone, keras_hub.models.GPT2CausalLMPreprocessor(tokenizer, sequence_length=8)
+                                  ).save_to_preset(str(gpt))
+    mismatched = save_tiny_bert_preset(tmp_path / "mismatched", extra_tokens=5)
+    cases = (
+        (tmp_path / "empty", "is not a KerasHub preset folder"),
+        (tmp_path / "missing", "neither a local folder nor a KerasHub preset name"),
+        (gpt, "is a GPT2CausalLM preset (a CausalLM); sentiment needs a TextClassifier preset"),
+        (mismatched, "tokenizer does not belong to this backbone"),
+        ("kaggle://keras/bert/keras/bert_tiny_en_uncased", "this machine is offline"),
+    )
+    for preset, message in cases:
+        run = tmp_path / "run"
+        code, out, err = cli("sentiment", "train", "--dataset", reviews_csv, "--preset", str(preset), "--quiet",
+                             "--output-dir", run)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (preset, err)
+        assert not run.exists()

@@ -22,6 +22,9 @@ class SentimentConfig(TrainConfig):
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     model: str = option("transformer", "Model family: a transformer encoder, or a bidirectional LSTM or GRU.",
                         choices=("transformer", "bilstm", "bigru"))
+    preset: str = option("", "A KerasHub TextClassifier preset to fine-tune instead of `model`: a local folder written by "
+                             "save_to_preset, or a KerasHub name / kaggle:// / hf:// handle (needs internet). Its "
+                             "tokenizer replaces the vocabulary; sequence_length still applies.", flag=True)
     max_tokens: int = option(20000, "Vocabulary size of the TextVectorization layer (out-of-vocabulary words share "
                                     "one id), learned from the training split only.", min=3)
     sequence_length: int = option(64, "Tokens per text: longer texts are cut, shorter ones padded.", min=1)

@@ -22,13 +22,14 @@ from apps.sentiment.data import (
     vader_source,
 )
 from apps.sentiment.lexicons import lexicon_baselines
-from apps.sentiment.model import build_text_classifier, learn_vocabulary
+from apps.sentiment.model import build_preset_classifier, build_text_classifier, learn_vocabulary
 from common.datasets import default_data_dir
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
 from common.pipeline import make_pipeline
+from common.presets import check_preset
 from common.task import Task
 
 
@@ -56,6 +57,10 @@ class Sentiment(Task):
     def load_data(self, cfg: SentimentConfig) -> TextData:
         data = load_texts(cfg.dataset, data_dir=cfg.data_dir, text_column=cfg.text_column,
                           label_column=cfg.label_column, seed=cfg.seed)
+        if cfg.preset:  # the preset's tokenizer has its own vocabulary
+            check_preset("TextClassifier", cfg.preset, app=self.name)  # before the run dir is written
+            data.vocabulary = []
+            return data
         train = data.texts["train"][: cfg.max_train_samples or None]
         # Learned here, outside the strategy scope that `build_model` runs in, from training texts only.
         data.vocabulary = learn_vocabulary(train, max_tokens=cfg.max_tokens, ngrams=cfg.ngrams)
@@ -81,6 +86,8 @@ class Sentiment(Task):
         return {"class_names": data.class_names, "sizes": data.sizes, "vocabulary_size": len(data.vocabulary)}
 
     def build_model(self, cfg: SentimentConfig, data: TextData):
+        if cfg.preset:
+            return build_preset_classifier(cfg.preset, len(data.class_names), sequence_length=cfg.sequence_length)
         try:
             return build_text_classifier(
                 data.vocabulary, len(data.class_names), model=cfg.model, sequence_length=cfg.sequence_length,

@@ -20,7 +20,8 @@
   its next-character targets.
 * Models (`model.py`): stacked GRU (default) or LSTM layers, or a GPT-style decoder (`--set model=`):
   character embeddings plus a causal convolution over the last `conv_kernel` (4) characters, learned
-  position embeddings, pre-norm blocks of causal multi-head self-attention and a GELU MLP. The GPT
+  position embeddings, pre-norm KerasHub `TransformerDecoder` blocks (causal multi-head
+  self-attention and a GELU MLP). The GPT
   trains with a learning-rate warm-up and gradient clipping (without them it sat near the unigram
   loss for hundreds of steps); the RNNs without (clipping slowed them). In a 5-minute CPU budget
   the GRU learns fastest per second: it is the default, the GPT is the benchmark's second row.

@@ -2,8 +2,9 @@
 
 Each new character costs one step, not a run over the whole sequence:
 
-* `GPTDecoder` keeps every block's attention keys and values (a KV cache of fixed size) and feeds
-  only the new token, at the next position. The GPT has `sequence_length` learned positions; when the text
+* `GPTDecoder` keeps every block's attention keys and values (a KV cache of fixed size, the one
+  `keras_hub.layers.TransformerDecoder` takes as `self_attention_cache`) and feeds only the new
+  token, at the next position. The GPT has `sequence_length` learned positions; when the text
   reaches them, the decoder starts again from the last half of the context (one full pass, then
   incremental again), so long generations cost about two steps per character.
 * `RecurrentDecoder` carries the LSTM/GRU states from step to step through the layers' own cells.
@@ -31,7 +32,7 @@ import numpy as np
 from keras import ops
 
 from apps.text_generation.data import OOV_ID
-from apps.text_generation.model import CharacterEmbedding, DecoderBlock, PositionEmbedding
+from apps.text_generation.model import CharacterEmbedding
 from common.errors import UsageError
 
 
@@ -61,9 +62,11 @@ class GPTDecoder:
     """
 
     def __init__(self, model: keras.Model):
+        import keras_hub
+
         self.embedding = model.get_layer("embedding")
-        self.positions = next(layer for layer in model.layers if isinstance(layer, PositionEmbedding))
-        self.blocks = [layer for layer in model.layers if isinstance(layer, DecoderBlock)]
+        self.positions = model.get_layer("position_embedding")
+        self.blocks = [layer for layer in model.layers if isinstance(layer, keras_hub.layers.TransformerDecoder)]
         self.final_norm = model.get_layer("final_norm")
         self.logits = model.get_layer("logits")
         self.context = self.positions.sequence_length
@@ -86,10 +89,11 @@ class GPTDecoder:
             keep = self.conv.kernel_size[0] - 1
             x = x + self.conv(window)[:, keep:]
             conv_state = window[:, -keep:]
-        x = self.positions(x, offset=position)
+        x = x + self.positions(x, start_index=position)
         updated = []
         for block, cache in zip(self.blocks, caches):
-            x, cache = block.step(x, cache, position, training=False)
+            x, cache = block(x, self_attention_cache=cache, self_attention_cache_update_index=position,
+                             training=False)
             updated.append(cache)
         if self.conv is not None:
             updated.append(conv_state)
@@ -102,10 +106,10 @@ class GPTDecoder:
             raise ValueError(f"the GPT's context holds {self.context} characters; "
                              f"{self.length} + {ids.shape[1]} do not fit")
         if self.caches is None:
-            attention = self.blocks[0].attention
-            shape = (ids.shape[0], attention.heads, self.context, attention.head_dim)
-            self.caches = [(ops.zeros(shape, block.compute_dtype), ops.zeros(shape, block.compute_dtype))
-                           for block in self.blocks]
+            # (batch, keys and values, positions, heads, head width), as TransformerDecoder takes it
+            heads = self.blocks[0].num_heads
+            shape = (ids.shape[0], 2, self.context, heads, self.embedding.output_dim // heads)
+            self.caches = [ops.zeros(shape, block.compute_dtype) for block in self.blocks]
             if self.conv is not None:
                 self.caches.append(ops.zeros((ids.shape[0], self.conv.kernel_size[0] - 1, self.embedding.output_dim),
                                              self.embedding.compute_dtype))
@@ -169,7 +173,7 @@ def make_decoder(model: keras.Model):
     """
     decoder = _DECODERS.get(model)
     if decoder is None:
-        if any(isinstance(layer, DecoderBlock) for layer in model.layers):
+        if any(type(layer).__name__ == "TransformerDecoder" for layer in model.layers):  # KerasHub's
             decoder = GPTDecoder(model)
         elif any(isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)) for layer in model.layers):
             decoder = RecurrentDecoder(model)

@@ -1,0 +1,211 @@
+"""KerasHub presets in and out: loading a task from a preset spec with one-line errors, and writing a
+trained task back as a preset folder.
+
+A preset spec is one of
+
+* a built-in KerasHub name (`bert_tiny_en_uncased`, `gpt2_base_en`, ...) or a `kaggle://` / `hf://`
+  handle: downloaded on first use, so it needs internet;
+* a local folder written by `keras_hub.models.Task.save_to_preset` (config.json, metadata.json,
+  model.weights.h5, tokenizer.json with its assets, and usually preprocessor.json, task.json and
+  task.weights.h5), which loads offline.
+
+Every way a spec can be wrong (a folder that is not a preset, a preset of another kind of task, a
+tokenizer with more tokens than the backbone embeds, no internet for a remote one) is a `UsageError`
+of one line, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+from common.errors import UsageError
+
+REMOTE_SCHEMES = ("kaggle://", "hf://", "modelscope://")
+
+
+def _hub():
+    import keras_hub  # 2-3 s to import (tensorflow-text): only when a preset is used
+
+    return keras_hub
+
+
+def is_remote(preset: str) -> bool:
+    return preset.startswith(REMOTE_SCHEMES)
+
+
+def _preset_json(preset: str, name: str) -> dict:
+    path = os.path.join(preset, name)
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"preset {preset}: {name} is not JSON ({exc})") from None
+
+
+def check_local_preset(preset: str) -> dict:
+    """The backbone config (config.json) of a local preset folder; UsageError if it is not one."""
+    if not os.path.exists(preset):
+        raise UsageError(f"preset {preset!r} is neither a local folder nor a KerasHub preset name "
+                         f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets)")
+    if not os.path.isdir(preset):
+        raise UsageError(f"preset {preset} is a file; a preset is a folder written by save_to_preset")
+    missing = [name for name in ("config.json", "metadata.json", "tokenizer.json") if
+               not os.path.isfile(os.path.join(preset, name))]
+    if missing:
+        raise UsageError(f"{preset} is not a KerasHub preset folder (no {', '.join(missing)}; write one with "
+                         f"task.save_to_preset(DIR))")
+    config = _preset_json(preset, "config.json")
+    if "class_name" not in config:
+        raise UsageError(f"{preset} is not a KerasHub preset folder (config.json names no backbone class)")
+    return config
+
+
+def preset_num_classes(preset: str) -> int | None:
+    """The classes of a local classifier preset's saved head (task.json), or None."""
+    if is_remote(preset) or not os.path.isdir(preset):
+        return None
+    return _preset_json(preset, "task.json").get("config", {}).get("num_classes")
+
+
+def _remote_error(preset: str, exc: Exception) -> UsageError:
+    return UsageError(f"preset {preset!r} must be downloaded (Kaggle or Hugging Face) and this machine is offline "
+                      f"or cannot reach it ({type(exc).__name__}); where there is internet, load it once and "
+                      f"save_to_preset(DIR), then pass --preset DIR")
+
+
+def check_preset(task_class_name: str, preset: str, *, app: str) -> None:
+    """UsageError unless `preset` can become a `keras_hub.models.<task_class_name>`: a preset folder (or a
+    reachable remote preset) of a backbone KerasHub has that task for, whose tokenizer fits the backbone.
+
+    Cheap (reads the JSON files and the tokenizer, no weights), so an application calls it while it
+    loads its data, before the run directory is written."""
+    hub = _hub()
+    task_class = getattr(hub.models, task_class_name)
+    if is_remote(preset) or (not os.path.exists(preset) and preset in task_class.presets):
+        try:
+            hub.models.Tokenizer.from_preset(preset)
+        except Exception as exc:  # noqa: BLE001 - connection, DNS, HTTP and auth errors alike
+            raise _remote_error(preset, exc) from None
+        return
+    config = check_local_preset(preset)
+    backbone = config["class_name"]
+    saved_task = _preset_json(preset, "task.json").get("class_name", "")
+    kind = _kind_of(hub, saved_task)
+    if kind is not None and kind is not task_class:
+        raise UsageError(f"{preset} is a {saved_task} preset (a {kind.__name__}); {app} needs a "
+                         f"{task_class_name} preset")
+    if not _task_exists(hub, task_class, backbone):
+        raise UsageError(f"{preset} holds a {backbone}; KerasHub has no {task_class_name} for it, so {app} "
+                         f"cannot use it")
+    try:
+        tokenizer = hub.models.Tokenizer.from_preset(preset)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"preset {preset}: cannot load its tokenizer: {first}") from None
+    embedded = config.get("config", {}).get("vocabulary_size")
+    size = tokenizer.vocabulary_size()
+    if embedded is not None and size > embedded:
+        raise UsageError(f"preset {preset}: its tokenizer has {size} tokens but the backbone embeds {embedded}; "
+                         f"the tokenizer does not belong to this backbone")
+
+
+def load_task(task_class_name: str, preset: str, *, app: str, **kwargs):
+    """`keras_hub.models.<task_class_name>.from_preset(preset, **kwargs)` after `check_preset`, with one-line
+    errors.
+
+    Args:
+        task_class_name: "TextClassifier", "CausalLM", ... (a `keras_hub.models` task base class).
+        preset: a built-in name, a `kaggle://` / `hf://` handle or a local preset folder.
+        app: the application asking, for the messages.
+        **kwargs: passed to `from_preset` (`num_classes=`, `activation=`, ...).
+    """
+    check_preset(task_class_name, preset, app=app)
+    task_class = getattr(_hub().models, task_class_name)
+    try:
+        task = task_class.from_preset(preset, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - download and format errors all mean "cannot use this preset"
+        if is_remote(preset) or not os.path.exists(preset):
+            raise _remote_error(preset, exc) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot load preset {preset}: {first}") from None
+    check_vocabulary(task, preset)
+    return task
+
+
+def _kind_of(hub, class_name: str):
+    """The task base class (TextClassifier, CausalLM, ...) a saved task class belongs to, or None."""
+    found = getattr(hub.models, class_name, None)
+    if not isinstance(found, type):
+        return None
+    for base in (hub.models.TextClassifier, hub.models.CausalLM, hub.models.Seq2SeqLM, hub.models.MaskedLM,
+                 hub.models.ImageClassifier):
+        if issubclass(found, base):
+            return base
+    return None
+
+
+def _task_exists(hub, task_class, backbone_name: str) -> bool:
+    """Whether KerasHub has a subclass of `task_class` for the backbone class `backbone_name`."""
+    pending = [task_class]
+    while pending:
+        cls = pending.pop()
+        backbone_cls = getattr(cls, "backbone_cls", None)
+        if backbone_cls is not None and backbone_cls.__name__ == backbone_name:
+            return True
+        pending.extend(cls.__subclasses__())
+    return False
+
+
+def check_vocabulary(task, preset: str) -> None:
+    """UsageError where the preset's tokenizer has ids the backbone cannot embed."""
+    preprocessor = getattr(task, "preprocessor", None)
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    embedded = getattr(task.backbone, "vocabulary_size", None)
+    if tokenizer is None or embedded is None:
+        return
+    size = tokenizer.vocabulary_size()
+    if size > embedded:
+        raise UsageError(f"preset {preset}: its tokenizer has {size} tokens but the backbone embeds "
+                         f"{embedded}; the tokenizer does not belong to this backbone")
+
+
+def find_task(model: keras.Model):
+    """The KerasHub task a suite model is or wraps (with its preprocessor), or None."""
+    hub = _hub()
+    if isinstance(model, hub.models.Task):
+        return model
+    for layer in getattr(model, "layers", ()):
+        for candidate in (layer, getattr(layer, "task", None)):  # the task itself, or a layer wrapping one
+            if isinstance(candidate, hub.models.Task):
+                return candidate
+    return None
+
+
+def export_preset(model: keras.Model, path: str) -> str:
+    """Writes the KerasHub task of `model` as a preset folder at `path` (replaced atomically), loadable
+    with `keras_hub.models.<Task>.from_preset(path)` by any KerasHub user."""
+    task = find_task(model)
+    if task is None:
+        raise UsageError(f"export --format preset needs a run whose model is a KerasHub task (trained with "
+                         f"--preset); this run's model {model.name!r} is not: export it as a saved_model")
+    if task.preprocessor is None:
+        raise UsageError(f"the run's KerasHub task {type(task).__name__} has no preprocessor to save with it")
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-preset-")
+    try:
+        task.save_to_preset(tmp)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return path
