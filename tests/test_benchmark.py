@@ -69,3 +69,23 @@ def test_collect_a_run_trained_elsewhere(tmp_path, capsys):
     assert "| image_classification-digits (collected) |" in capsys.readouterr().out
     assert not (tmp_path / "out" / "image_classification-digits").exists()  # nothing was trained
     assert benchmark.main(args + ["--collect", "image_classification-digits"]) == 2
+
+
+def test_user_group_lists_its_rows_and_runs_one_against_its_baseline(tmp_path, capsys):
+    benchmark = load_benchmark()
+    assert benchmark.main(["--group", "user", "--list"]) == 0
+    rows = capsys.readouterr().out.split()
+    assert "user-textures" in rows and "user-cars_mpg" in rows and "overhead" not in rows
+    assert "image_classification-mnist5k" not in rows
+    assert benchmark.main(["--group", "user", "--only", "image_classification-digits", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown row" in capsys.readouterr().err
+
+    out, cases = tmp_path / "out", tmp_path / "cases"
+    assert benchmark.main(["--group", "user", "--quick", "--only", "user-textures", "--cases-dir", str(cases),
+                           "--output-dir", str(out)]) == 0
+    assert os.listdir(cases) == ["textures"]  # only the cases that run are written
+    row = json.loads((out / "benchmark.json").read_text(encoding="utf-8"))["rows"][0]
+    assert row["name"] == "user-textures" and row["overrides"]["dataset"] == str(cases / "textures")
+    assert row["metrics"]["epochs"] == 2 and row["config"]["min_steps"] == 0  # --quick: no step budget
+    assert row["target"]["text"] == "accuracy >= best baseline" and "svc_rbf" in row["target"]["detail"]
+    assert "| user-textures (quick) |" in (out / "benchmark.md").read_text(encoding="utf-8")

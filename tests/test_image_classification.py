@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
 from conftest import TINY_CNN, read_json, write_png
 
@@ -23,6 +24,42 @@ def test_build_cnn_shapes_and_options(activation):
 def test_depth_too_large_for_image_is_an_error():
     with pytest.raises(ValueError, match="below one pixel"):
         build_cnn((8, 8, 1), 10, depth=4)
+
+
+def test_pooling_flattens_small_maps_and_averages_larger_ones():
+    from apps.image_classification.model import resolve_pooling
+
+    assert resolve_pooling("auto", (28, 28, 1), 2) == "flatten"  # 7x7 after two pools
+    assert resolve_pooling("auto", (8, 8, 1), 2) == "flatten"
+    assert resolve_pooling("auto", (64, 64, 3), 2) == "gap"  # 16x16
+    assert resolve_pooling("flatten", (64, 64, 3), 2) == "flatten"
+    gap = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16)
+    flat = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16, pooling="flatten")
+    assert gap.get_layer("global_average") is not None
+    # The dense layer reads 16 averaged filters, not 16x16x16 positions.
+    assert gap.get_layer("hidden").kernel.shape == (16, 16) and flat.get_layer("hidden").kernel.shape == (4096, 16)
+
+
+def test_step_budget_raises_the_epochs_of_a_small_set():
+    from common.training import budget_epochs
+
+    cfg = ImageClassificationConfig(epochs=15, min_steps=500)
+    assert budget_epochs(cfg, 2) == 250  # 117 images at batch 64
+    assert budget_epochs(cfg, 63) == 15  # mnist5k: 15 x 63 steps are enough
+    assert budget_epochs(ImageClassificationConfig(epochs=15, min_steps=0), 2) == 15
+
+
+@pytest.mark.slow
+def test_small_folder_trains_for_min_steps_and_says_so(cli, tmp_path, image_folder):
+    run = tmp_path / "run"
+    code, out, err = cli("image_classification", "train", "--dataset", image_folder, "--epochs", "1", "--quiet",
+                         "--set", "image_size=16", "--output-dir", run, *TINY_CNN, "--set", "min_steps=3",
+                         "--set", "image_summary_every=0")
+    assert code == 0, err
+    assert "training 3 epochs instead of 1 to reach min_steps=3" in out
+    metrics = read_json(run / "metrics.json")
+    assert metrics["epochs"] == 3 and metrics["config"]["epochs"] == 1
+    assert metrics["budget"] == {"epochs_asked": 1, "min_steps": 3, "steps_per_epoch": 1, "epochs_planned": 3}
 
 
 def test_training_lowers_the_loss():
