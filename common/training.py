@@ -11,7 +11,6 @@ it evaluates on the test split, computes the task's classical baselines, writes 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -59,14 +58,16 @@ def steps_for(num_examples: int, batch_size: int) -> int:
     return max(1, -(-num_examples // batch_size))
 
 
-def budget_epochs(cfg: TrainConfig, steps_per_epoch: int) -> int:
-    """The epochs a run trains: `cfg.epochs`, raised so the run takes at least `cfg.min_steps` optimizer steps.
+def passes_per_epoch(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Passes over the training set in each epoch: 1, or as many as reach `cfg.min_steps` optimizer steps in
+    `cfg.epochs` epochs.
 
-    A budget counted in epochs gives a small dataset few updates (168 images at batch 64: 3 steps an
-    epoch); `min_steps` is the number of updates below which a model is not trained, whatever the
-    dataset's size.
+    A budget counted in epochs gives a small dataset few updates (117 training images at batch 64: 2 steps an
+    epoch, 80 in 40 epochs); `min_steps` is the number of updates below which a model is not trained, whatever
+    the dataset's size. Longer epochs rather than more of them: the per-epoch work (validation, checkpoints,
+    figures) stays what `epochs` asks for.
     """
-    return max(cfg.epochs, -(-cfg.min_steps // max(1, steps_per_epoch)))
+    return max(1, -(-cfg.min_steps // (max(1, cfg.epochs) * max(1, steps_per_epoch))))
 
 
 def _worker_dir(run: RunDir, strategy) -> RunDir:
@@ -137,23 +138,24 @@ def train(
         save_config(cfg, task.name, own.config)
         if verbose != 0 and own is run:
             print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
-        # The step budget: the saved config keeps the epochs asked for; the fit, its schedule and phases get the
-        # epochs that reach min_steps. Said once, even under --quiet: the run is longer than asked.
-        fit_cfg = cfg
-        if budget_epochs(cfg, steps) > cfg.epochs:
-            fit_cfg = dataclasses.replace(cfg, epochs=budget_epochs(cfg, steps))
+        # The step budget: on a small training set each epoch passes over it several times (said once, even under
+        # --quiet: the run makes more updates than its epochs suggest).
+        passes = passes_per_epoch(cfg, steps)
+        if passes > 1:
             if own is run:
                 print(f"{task.name}: {n_train} training examples make {steps} step{'s' if steps != 1 else ''} an epoch; "
-                      f"training {fit_cfg.epochs} epochs instead of {cfg.epochs} to reach min_steps={cfg.min_steps} "
-                      "(--set min_steps=0 trains exactly --epochs)", flush=True)
+                      f"each of the {cfg.epochs} epochs passes over them {passes} times ({steps * passes} steps) to reach "
+                      f"min_steps={cfg.min_steps} (--set min_steps=0: one pass an epoch)", flush=True)
+            inputs = {**inputs, "train": inputs["train"].repeat(passes)}
+            steps *= passes
 
-        phases = task.phases(fit_cfg)
+        phases = task.phases(cfg)
         with strategy.scope():
             model = task.build_model(cfg, data)
             if len(phases) == 1:
-                task.compile_model(model, fit_cfg, steps)
+                task.compile_model(model, cfg, steps)
 
-        throughput = Throughput(n_train)
+        throughput = Throughput(n_train * passes)
         nan_stop = StopOnNaN()
         callbacks = [
             *task.callbacks(cfg, data, own),
@@ -193,7 +195,7 @@ def train(
                 if phase.prepare is not None:
                     phase.prepare(model)
                 with strategy.scope():
-                    task.compile_model(model, fit_cfg, steps, phase)
+                    task.compile_model(model, cfg, steps, phase)
             model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored in an earlier fit
             history = model.fit(
                 inputs["train"],
@@ -249,8 +251,8 @@ def train(
             "baselines": baselines,
             **({"real_world": real_world} if real_world else {}),
             "epochs": epochs_done,
-            **({"budget": {"epochs_asked": cfg.epochs, "min_steps": cfg.min_steps, "steps_per_epoch": steps,
-                           "epochs_planned": fit_cfg.epochs}} if fit_cfg is not cfg else {}),
+            **({"budget": {"min_steps": cfg.min_steps, "passes_per_epoch": passes, "steps_per_epoch": steps}}
+               if passes > 1 else {}),
             "train_seconds": round(train_seconds, 3),
             "examples_per_second": round(throughput.examples_per_second, 1),
             "parameters": int(model.count_params()),

@@ -40,26 +40,27 @@ def test_pooling_flattens_small_maps_and_averages_larger_ones():
     assert gap.get_layer("hidden").kernel.shape == (16, 16) and flat.get_layer("hidden").kernel.shape == (4096, 16)
 
 
-def test_step_budget_raises_the_epochs_of_a_small_set():
-    from common.training import budget_epochs
+def test_step_budget_lengthens_the_epochs_of_a_small_set():
+    from common.training import passes_per_epoch
 
     cfg = ImageClassificationConfig(epochs=15, min_steps=500)
-    assert budget_epochs(cfg, 2) == 250  # 117 images at batch 64
-    assert budget_epochs(cfg, 63) == 15  # mnist5k: 15 x 63 steps are enough
-    assert budget_epochs(ImageClassificationConfig(epochs=15, min_steps=0), 2) == 15
+    assert passes_per_epoch(cfg, 2) == 17  # 117 images at batch 64: 15 epochs of 34 steps
+    assert passes_per_epoch(cfg, 63) == 1  # mnist5k: 15 x 63 steps are enough
+    assert passes_per_epoch(ImageClassificationConfig(epochs=15, min_steps=0), 2) == 1
 
 
 @pytest.mark.slow
 def test_small_folder_trains_for_min_steps_and_says_so(cli, tmp_path, image_folder):
     run = tmp_path / "run"
-    code, out, err = cli("image_classification", "train", "--dataset", image_folder, "--epochs", "1", "--quiet",
-                         "--set", "image_size=16", "--output-dir", run, *TINY_CNN, "--set", "min_steps=3",
+    code, out, err = cli("image_classification", "train", "--dataset", image_folder, "--epochs", "2", "--quiet",
+                         "--set", "image_size=16", "--output-dir", run, *TINY_CNN, "--set", "min_steps=5",
                          "--set", "image_summary_every=0")
     assert code == 0, err
-    assert "training 3 epochs instead of 1 to reach min_steps=3" in out
+    assert "each of the 2 epochs passes over them 3 times (3 steps) to reach min_steps=5" in out
     metrics = read_json(run / "metrics.json")
-    assert metrics["epochs"] == 3 and metrics["config"]["epochs"] == 1
-    assert metrics["budget"] == {"epochs_asked": 1, "min_steps": 3, "steps_per_epoch": 1, "epochs_planned": 3}
+    assert metrics["epochs"] == 2 and metrics["budget"] == {"min_steps": 5, "passes_per_epoch": 3, "steps_per_epoch": 3}
+    # 16 training images x 3 passes an epoch, as the CSV log's step count would show.
+    assert metrics["examples_per_second"] > 0
 
 
 def test_training_lowers_the_loss():

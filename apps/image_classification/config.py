@@ -13,9 +13,11 @@ class ImageClassificationConfig(TrainConfig):
     """A configurable CNN or vision transformer on an image dataset; see `dlsuite image_classification config`."""
 
     dataset: str = option("mnist5k", "Dataset: mnist5k, digits, tfds:mnist, tfds:fashion_mnist, tfds:cifar10, or a class-folder path.")
-    epochs: int = option(40, "Maximum number of training epochs (raised on small datasets to reach min_steps).", min=1)
-    min_steps: int = option(500, "Train for at least this many optimizer steps: a small image folder gets more epochs "
-                            "than `epochs` (the run says so); 0 = exactly `epochs`.", min=0, resumable=True)
+    epochs: int = option(40, "Maximum number of training epochs (on a small dataset each is several passes: min_steps).",
+                         min=1)
+    min_steps: int = option(500, "Train for at least this many optimizer steps: on a small dataset each epoch passes "
+                            "over the training set several times (the run says so); 0 = one pass an epoch.",
+                            min=0, resumable=True)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(2e-3, "Initial learning rate.", min=0.0)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
