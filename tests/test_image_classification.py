@@ -33,7 +33,7 @@ def test_pooling_flattens_small_maps_and_averages_larger_ones():
     assert resolve_pooling("auto", (8, 8, 1), 2) == "flatten"
     assert resolve_pooling("auto", (64, 64, 3), 2) == "gap"  # 16x16
     assert resolve_pooling("flatten", (64, 64, 3), 2) == "flatten"
-    gap = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16)
+    gap = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16, pooling="auto")
     flat = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16, pooling="flatten")
     assert gap.get_layer("global_average") is not None
     # The dense layer reads 16 averaged filters, not 16x16x16 positions.

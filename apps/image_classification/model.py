@@ -43,7 +43,7 @@ def build_cnn(
     batch_norm: bool = True,
     dropout: float = 0.3,
     dense_units: int = 128,
-    pooling: str = "auto",
+    pooling: str = "flatten",
     l1: float = 0.0,
     l2: float = 0.0,
     augmentation: keras.Layer | None = None,
@@ -53,7 +53,9 @@ def build_cnn(
     `pooling` turns the last feature map into the dense layers' input: `flatten` keeps every
     position (fine for a 7x7 map of a 28x28 digit), `gap` averages each filter over the map
     (global-average pooling: position-free features and a small dense layer, whatever the image
-    size), `auto` flattens maps of at most `FLATTEN_MAX_PIXELS` positions and averages larger ones.
+    size), `auto` flattens maps of at most `FLATTEN_MAX_PIXELS` positions and averages larger ones
+    (the application's default, `pooling` in its config; the builder's stays `flatten`, so a model
+    built here without it is the one it always was).
 
     The model takes raw pixel values (0..255) and returns class probabilities; rescaling and
     augmentation are layers inside it, so the saved and exported model serves raw images.
