@@ -71,6 +71,10 @@ class TrainConfig:
     lr_schedule: str = option("constant", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     momentum: float = option(0.0, "Momentum for `sgd` (0 = plain SGD).", min=0.0)
     weight_decay: float = option(1e-4, "Decoupled weight decay for `adamw`.", min=0.0)
+    min_steps: int = option(
+        0, "Train for at least this many optimizer steps: on a small dataset each epoch passes over the training set "
+           "several times (the run says so); 0 = one pass an epoch.", min=0, resumable=True,
+    )
     early_stopping_patience: int = option(
         0, "Stop after this many epochs without a better validation loss (0 = off); the best weights are kept.", min=0,
         resumable=True,

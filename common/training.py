@@ -62,6 +62,18 @@ def steps_for(num_examples: int, batch_size: int) -> int:
     return max(1, -(-num_examples // batch_size))
 
 
+def passes_per_epoch(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Passes over the training set in each epoch: 1, or as many as reach `cfg.min_steps` optimizer steps in
+    `cfg.epochs` epochs.
+
+    A budget counted in epochs gives a small dataset few updates (117 training images at batch 64: 2 steps an
+    epoch, 80 in 40 epochs); `min_steps` is the number of updates below which a model is not trained, whatever
+    the dataset's size. Longer epochs rather than more of them: the per-epoch work (validation, checkpoints,
+    figures) stays what `epochs` asks for.
+    """
+    return max(1, -(-cfg.min_steps // (max(1, cfg.epochs) * max(1, steps_per_epoch))))
+
+
 def _worker_dir(run: RunDir, strategy) -> RunDir:
     """Multi-worker runs: only the chief writes to the run dir; the others write to a scratch dir."""
     if distribute.is_chief(strategy):
@@ -184,23 +196,33 @@ def train(
         inputs = task.build_inputs(cfg, data)
         n_train = task.num_train_examples(cfg, data)
         steps = steps_for(n_train, cfg.batch_size)
+        own = _worker_dir(run, strategy)
+        # The step budget: on a small training set each epoch passes over it several times (said once, even under
+        # --quiet: the run makes more updates than its epochs suggest).
+        passes = passes_per_epoch(cfg, steps)
+        if passes > 1:
+            if own is run:
+                print(f"{task.name}: {n_train} training examples make {steps} step{'s' if steps != 1 else ''} an epoch; "
+                      f"each of the {cfg.epochs} epochs passes over them {passes} times ({steps * passes} steps) to reach "
+                      f"min_steps={cfg.min_steps} (--set min_steps=0: one pass an epoch)", flush=True)
+            inputs = {**inputs, "train": inputs["train"].repeat(passes)}
+            steps *= passes
         phases = task.phases(cfg)
         with strategy.scope():
             model = task.build_model(cfg, data)  # so do impossible sizes, here
             if len(phases) == 1:
                 task.compile_model(model, cfg, steps)
 
-        own = _worker_dir(run, strategy)
         with claim_run_dir(own, task.name, cfg, overwrite, f"dlsuite {task.name} train"):
             return _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps,
-                                   extra_callbacks, verbose)
+                                   passes, extra_callbacks, verbose)
 
 
-def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps, extra_callbacks,
-                    verbose) -> dict:
+def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps, passes,
+                    extra_callbacks, verbose) -> dict:
     if verbose != 0 and own is run:
         print(f"{task.name}: {cfg.dataset}, {n_train} training examples, run dir {run.root}", flush=True)
-    throughput = Throughput(n_train)
+    throughput = Throughput(n_train * passes)
     nan_stop = StopOnNaN(cfg.divergence_factor)
     checkpoint = AtomicModelCheckpoint(own.best, nan_stop=nan_stop, monitor=task.monitor, mode=task.monitor_mode,
                                        save_best_only=True)
@@ -305,6 +327,8 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
         "baselines": baselines,
         **({"real_world": real_world} if real_world else {}),
         "epochs": epochs_done,
+        **({"budget": {"min_steps": cfg.min_steps, "passes_per_epoch": passes, "steps_per_epoch": steps}}
+           if passes > 1 else {}),
         "train_seconds": round(train_seconds, 3),
         "examples_per_second": round(examples_per_second, 1),
         "parameters": int(model.count_params()),

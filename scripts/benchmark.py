@@ -53,7 +53,18 @@ mnist5k: >= 98.0% test accuracy in < 5 min of training) and over several rows
 (`Task.benchmark_summary`, e.g. means over seeds). The shared one: the training path costs <= 5%
 throughput (shared/bare >= 0.95).
 
-`--quick` shrinks every row to 2 epochs (and the overhead measurement to 2 epochs unless
+User-style cases
+----------------
+`--group user` runs, instead of the rows above, the user-style cases of `scripts/user_cases.py`
+(class folders of texture, photo and scan crops; series and tables from statsmodels and
+vega_datasets), written first into `--cases-dir` (default OUTPUT_DIR/user_cases), each as row
+`user-<case>` with its application's defaults and no settings but the dataset path (and a
+table's target). Each row's target is the best classical baseline of the same run: images (SVC)
+and series (last value, seasonal naive, ARIMA) at least as good; tables within 1 point of the
+best of HistGradientBoosting and logistic or linear regression: accuracy >= best - 0.01, MAE <=
+1.01 x best (1% of the best baseline's MAE). `--group all` runs both groups.
+
+`--quick` shrinks every row to 2 epochs (and turns off `min_steps`) (and the overhead measurement to 2 epochs unless
 `--overhead-epochs` is given) to smoke-test the script; its report is labelled QUICK and its
 target verdicts say nothing about the suite (after ~100 steps the CNN's BatchNorm moving statistics
 have not settled, so its test accuracy can sit at chance; with 1-2 epochs the overhead ratio is
@@ -66,6 +77,8 @@ Usage:
     python scripts/benchmark.py --only image_classification-digits --only overhead
     python scripts/benchmark.py --quick --overhead-epochs 1 --output-dir /tmp/bench-quick
     python scripts/benchmark.py --list                # row names
+    python scripts/benchmark.py --group user --output-dir benchmark-user   # the user-style cases
+    python scripts/benchmark.py --group user --only user-textures --quick --output-dir /tmp/bench-user
     python scripts/benchmark.py --only translation-de_en_sentences --collect translation-de_en_sentences=RUN_DIR
 """
 
@@ -85,6 +98,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a plain checkout too
 
 QUICK_EPOCHS = 2
+USER_PREFIX = "user-"  # rows of the user-style cases (`--group user`)
 OVERHEAD_NAME = "overhead"
 OVERHEAD_APP, OVERHEAD_DATASET = "image_classification", "mnist5k"
 OVERHEAD_MAX_COST = 0.05  # the shared path may cost at most 5% throughput
@@ -111,6 +125,26 @@ def all_rows() -> list[dict]:
     return rows
 
 
+def _user_cases():
+    """scripts/user_cases.py, the case list of the `user` group (a script beside this one, not a package)."""
+    import importlib.util
+
+    if "user_cases" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("user_cases", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                                 "user_cases.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["user_cases"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["user_cases"]
+
+
+def user_rows(cases_dir: str) -> list[dict]:
+    """The `user` group: each user-style case (scripts/user_cases.py) as row `user-<case>`, with its application's
+    defaults and only the case's dataset (and target) as overrides."""
+    return [{"name": f"{USER_PREFIX}{case.name}", "app": case.app, "case": case.name,
+             "overrides": case.config(cases_dir)} for case in _user_cases().CASES]
+
+
 def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, verbose) -> dict:
     from dlsuite.registry import get_app
     from common.config import resolve_config
@@ -119,7 +153,7 @@ def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, ve
     task = get_app(row["app"])
     overrides = dict(row["overrides"])
     if quick:
-        overrides["epochs"] = QUICK_EPOCHS
+        overrides.update(epochs=QUICK_EPOCHS, min_steps=0)
     if data_dir:
         overrides["data_dir"] = data_dir
     cfg = resolve_config(task.config_class, task.name, None, overrides, [])
@@ -142,7 +176,11 @@ def finish_row(result: dict, task, metrics: dict) -> dict:
     result["metrics"] = metrics
     key, better, _ = primary_metric(metrics)
     result["primary_metric"] = {"name": key, "better": better, "model": metrics["test"].get(key)}
-    target = task.benchmark_target(metrics)
+    if result.get("case"):  # a user-style case: against the best baseline of the same run
+        cases = _user_cases()
+        target = cases.target(cases.get_case(result["case"]), metrics, key, better)
+    else:
+        target = task.benchmark_target(metrics)
     if target:
         text, met, detail = target
         result["target"] = {"text": text, "met": bool(met), "detail": detail}
@@ -249,6 +287,8 @@ def measure_overhead(output_dir: str, *, epochs: int, repeats: int, quick: bool,
         "image_summary_every": task.config_class().image_summary_every,
         # Baselines run after the timed fit; skipping the SVC saves time and changes nothing timed.
         "baseline_max_samples": 0,
+        # Both sides fit exactly `epochs` (the bare fit knows no step budget).
+        "min_steps": 0,
     }
     if data_dir:
         overrides["data_dir"] = data_dir
@@ -494,7 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rounds of (bare, shared) fits, interleaved ABBA; the best of each side is kept "
                              "(default: %(default)s)")
     parser.add_argument("--data-dir", default=None, help="TFDS data directory (default: $DLSUITE_DATA_DIR or ~/.cache/dlsuite/tfds)")
-    parser.add_argument("--list", action="store_true", help="print the row names and exit")
+    parser.add_argument("--group", choices=("default", "user", "all"), default="default",
+                        help="rows to run: default (every application's default and extra rows, and the overhead), "
+                             "user (the user-style cases of scripts/user_cases.py, rows user-CASE, judged against "
+                             "the best baseline of the same run), or all (default: %(default)s)")
+    parser.add_argument("--cases-dir", default=None,
+                        help="where the user group's cases are written (default: OUTPUT_DIR/user_cases)")
+    parser.add_argument("--list", action="store_true", help="print the row names of --group and exit")
     parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
                         help="train nothing: merge the rows of these benchmark.json files (a later file's row "
                              "replaces an earlier one of the same name; the overhead comes from the last file "
@@ -517,14 +563,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.merge:
         return merge_reports(args.merge, args.output_dir)
-    rows = all_rows()
-    names = [r["name"] for r in rows] + [OVERHEAD_NAME]
+    cases_dir = os.path.abspath(args.cases_dir or os.path.join(args.output_dir, "user_cases"))
+    rows = {"default": all_rows(), "user": user_rows(cases_dir), "all": all_rows() + user_rows(cases_dir)}[args.group]
+    names = [r["name"] for r in rows] + ([OVERHEAD_NAME] if args.group != "user" else [])
     if args.list:
         print("\n".join(names))
         return 0
     unknown = [n for n in args.only if n not in names]
     if unknown:
-        print(f"benchmark.py: error: unknown row(s) {', '.join(unknown)} (known: {', '.join(names)})", file=sys.stderr)
+        print(f"benchmark.py: error: unknown row(s) {', '.join(unknown)} of --group {args.group} "
+              f"(known: {', '.join(names)})", file=sys.stderr)
         return 2
     collected = dict(item.partition("=")[::2] for item in args.collect)
     bad = [n for n, d in collected.items() if n not in names or not d]
@@ -533,7 +581,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     selected = [r for r in rows if not args.only or r["name"] in args.only]
-    do_overhead = not args.only or OVERHEAD_NAME in args.only
+    do_overhead = OVERHEAD_NAME in names and (not args.only or OVERHEAD_NAME in args.only)
+    cases = sorted({r["case"] for r in selected if r.get("case") and r["name"] not in collected})
+    if cases:
+        log(f"writing user cases {', '.join(cases)} into {cases_dir}")
+        _user_cases().write_cases(cases_dir, cases)
     overhead_epochs = args.overhead_epochs or (QUICK_EPOCHS if args.quick else 5)
     verbose = 2 if args.verbose else 0
 

@@ -4,6 +4,8 @@ import importlib.util
 import json
 import os
 
+import pytest
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "scripts", "benchmark.py")
 
 
@@ -53,13 +55,13 @@ def test_collect_a_run_trained_elsewhere(tmp_path, capsys):
     assert benchmark.main(["--quick", "--only", "image_classification-digits", "--output-dir", str(quick)]) == 0
     run_dir = quick / "image_classification-digits"
     capsys.readouterr()
-    # The quick run has 2 epochs, not the row's 40: refused.
+    # The quick run has 2 epochs and no step budget, not the row's 40 and 500: refused.
     args = ["--only", "image_classification-digits", "--output-dir", str(tmp_path / "out")]
     assert benchmark.main(args + ["--collect", f"image_classification-digits={run_dir}"]) == 2
-    assert "other settings (epochs)" in capsys.readouterr().err
+    assert "other settings (epochs, min_steps)" in capsys.readouterr().err
     # The same metrics with the row's settings are taken as they are, and marked as collected.
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    metrics["config"]["epochs"] = 40
+    metrics["config"].update(epochs=40, min_steps=500)
     full = tmp_path / "full"
     full.mkdir()
     (full / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
@@ -69,3 +71,24 @@ def test_collect_a_run_trained_elsewhere(tmp_path, capsys):
     assert "| image_classification-digits (collected) |" in capsys.readouterr().out
     assert not (tmp_path / "out" / "image_classification-digits").exists()  # nothing was trained
     assert benchmark.main(args + ["--collect", "image_classification-digits"]) == 2
+
+
+@pytest.mark.slow
+def test_user_group_lists_its_rows_and_runs_one_against_its_baseline(tmp_path, capsys):
+    benchmark = load_benchmark()
+    assert benchmark.main(["--group", "user", "--list"]) == 0
+    rows = capsys.readouterr().out.split()
+    assert "user-textures" in rows and "user-cars_mpg" in rows and "overhead" not in rows
+    assert "image_classification-mnist5k" not in rows
+    assert benchmark.main(["--group", "user", "--only", "image_classification-digits", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown row" in capsys.readouterr().err
+
+    out, cases = tmp_path / "out", tmp_path / "cases"
+    assert benchmark.main(["--group", "user", "--quick", "--only", "user-textures", "--cases-dir", str(cases),
+                           "--output-dir", str(out)]) == 0
+    assert os.listdir(cases) == ["textures"]  # only the cases that run are written
+    row = json.loads((out / "benchmark.json").read_text(encoding="utf-8"))["rows"][0]
+    assert row["name"] == "user-textures" and row["overrides"]["dataset"] == str(cases / "textures")
+    assert row["metrics"]["epochs"] == 2 and row["config"]["min_steps"] == 0  # --quick: no step budget
+    assert row["target"]["text"] == "accuracy >= best baseline" and "svc_rbf" in row["target"]["detail"]
+    assert "| user-textures (quick) |" in (out / "benchmark.md").read_text(encoding="utf-8")

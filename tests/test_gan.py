@@ -16,7 +16,7 @@ from conftest import read_json
 
 TINY_SETS = ["width=4", "latent_dim=8", "batch_size=32", "eval_samples=60", "val_fid_samples=40",
              "samples_per_class=2", "augment_shots=2", "augment_generated=2", "augment_steps=3",
-             "classifier={epochs: 1, depth: 1, width: 4, dense_units: 8, augment: false}"]
+             "classifier={epochs: 1, depth: 1, width: 4, dense_units: 8, augment: false, min_steps: 0}"]
 TINY_GAN = [arg for item in TINY_SETS for arg in ("--set", item)]
 
 

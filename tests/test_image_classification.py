@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
 from conftest import TINY_CNN, read_json, write_png
 
@@ -23,6 +24,43 @@ def test_build_cnn_shapes_and_options(activation):
 def test_depth_too_large_for_image_is_an_error():
     with pytest.raises(ValueError, match="below one pixel"):
         build_cnn((8, 8, 1), 10, depth=4)
+
+
+def test_pooling_flattens_small_maps_and_averages_larger_ones():
+    from apps.image_classification.model import resolve_pooling
+
+    assert resolve_pooling("auto", (28, 28, 1), 2) == "flatten"  # 7x7 after two pools
+    assert resolve_pooling("auto", (8, 8, 1), 2) == "flatten"
+    assert resolve_pooling("auto", (64, 64, 3), 2) == "gap"  # 16x16
+    assert resolve_pooling("flatten", (64, 64, 3), 2) == "flatten"
+    gap = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16, pooling="auto")
+    flat = build_cnn((64, 64, 3), 3, depth=2, width=8, dense_units=16, pooling="flatten")
+    assert gap.get_layer("global_average") is not None
+    # The dense layer reads 16 averaged filters, not 16x16x16 positions.
+    assert gap.get_layer("hidden").kernel.shape == (16, 16) and flat.get_layer("hidden").kernel.shape == (4096, 16)
+
+
+def test_step_budget_lengthens_the_epochs_of_a_small_set():
+    from common.training import passes_per_epoch
+
+    cfg = ImageClassificationConfig(epochs=15, min_steps=500)
+    assert passes_per_epoch(cfg, 2) == 17  # 117 images at batch 64: 15 epochs of 34 steps
+    assert passes_per_epoch(cfg, 55) == 1  # mnist5k: 15 x 55 steps are enough
+    assert passes_per_epoch(ImageClassificationConfig(epochs=15, min_steps=0), 2) == 1
+
+
+@pytest.mark.slow
+def test_small_folder_trains_for_min_steps_and_says_so(cli, tmp_path, image_folder):
+    run = tmp_path / "run"
+    code, out, err = cli("image_classification", "train", "--dataset", image_folder, "--epochs", "2", "--quiet",
+                         "--set", "image_size=16", "--output-dir", run, *TINY_CNN, "--set", "min_steps=5",
+                         "--set", "image_summary_every=0")
+    assert code == 0, err
+    assert "each of the 2 epochs passes over them 3 times (3 steps) to reach min_steps=5" in out
+    metrics = read_json(run / "metrics.json")
+    assert metrics["epochs"] == 2 and metrics["budget"] == {"min_steps": 5, "passes_per_epoch": 3, "steps_per_epoch": 3}
+    # 16 training images x 3 passes an epoch, as the CSV log's step count would show.
+    assert metrics["examples_per_second"] > 0
 
 
 def test_training_lowers_the_loss():

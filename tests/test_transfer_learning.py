@@ -22,7 +22,7 @@ from conftest import read_json, write_png
 
 # A pre-training run of seconds: a one-block CNN, one epoch on 200 digits.
 TINY_PRETRAIN = ("pretrain={dataset: digits, epochs: 1, depth: 1, width: 8, dense_units: 16, "
-                 "max_train_samples: 200, baseline_max_samples: 0, augment: false}")
+                 "max_train_samples: 200, baseline_max_samples: 0, augment: false, min_steps: 0}")
 TINY_RUN = ["--epochs", "2", "--quiet", "--set", "head_epochs=1", "--set", "shots=3", "--set", "epoch_examples=0",
             "--set", TINY_PRETRAIN]
 

@@ -13,7 +13,11 @@ class ImageClassificationConfig(TrainConfig):
     """A configurable CNN or vision transformer on an image dataset; see `dlsuite image_classification config`."""
 
     dataset: str = option("mnist5k", "Dataset: mnist5k, digits, tfds:mnist, tfds:fashion_mnist, tfds:cifar10, or a class-folder path.")
-    epochs: int = option(40, "Maximum number of training epochs.", min=1)
+    epochs: int = option(40, "Maximum number of training epochs (on a small dataset each is several passes: min_steps).",
+                         min=1)
+    min_steps: int = option(500, "Train for at least this many optimizer steps: on a small dataset each epoch passes "
+                            "over the training set several times (the run says so); 0 = one pass an epoch.",
+                            min=0, resumable=True)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(2e-3, "Initial learning rate.", min=0.0)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
@@ -26,6 +30,9 @@ class ImageClassificationConfig(TrainConfig):
     batch_norm: bool = option(True, "CNN: batch normalisation after each convolution.")
     dropout: float = option(0.3, "CNN: dropout rate before the dense layers.", min=0.0)
     dense_units: int = option(128, "CNN: units of the hidden dense layer (0 = none).", min=0)
+    pooling: str = option("auto", "CNN: last feature map to dense layers: flatten, global-average pooling (gap), or "
+                          "auto (flatten maps of up to 8x8 positions, average larger ones).",
+                          choices=("auto", "flatten", "gap"))
     patch_size: int = option(4, "ViT: side of the square patches; must divide the image height and width.", min=1)
     vit_dim: int = option(64, "ViT: token width (a multiple of vit_heads).", min=1)
     vit_depth: int = option(4, "ViT: transformer encoder blocks.", min=1)

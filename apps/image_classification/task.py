@@ -63,7 +63,7 @@ class ImageClassification(Task):
             return build_cnn(
                 data.image_shape, data.num_classes, depth=cfg.depth, width=cfg.width, kernel_size=cfg.kernel_size,
                 activation=cfg.activation, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
-                dense_units=cfg.dense_units, l1=cfg.l1, l2=cfg.l2, augmentation=augmentation,
+                dense_units=cfg.dense_units, pooling=cfg.pooling, l1=cfg.l1, l2=cfg.l2, augmentation=augmentation,
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
