@@ -15,7 +15,8 @@ DATASET_DEFAULTS = {
     "sunspots": {"window": 12, "horizon": 1, "arima_order": (9, 0, 0), "seasonal_order": (0, 0, 0, 0)},
     "co2": {"window": 104, "horizon": 52, "arima_order": (1, 1, 1), "seasonal_order": (0, 1, 1, 52)},
 }
-FALLBACK_DEFAULTS = {"window": 20, "horizon": 1, "arima_order": (2, 1, 1), "seasonal_order": (0, 0, 0, 0)}
+# A CSV: the window comes from the series (`apps.time_series.defaults.choose_window`).
+FALLBACK_DEFAULTS = {"window": 0, "horizon": 1, "arima_order": (2, 1, 1), "seasonal_order": (0, 0, 0, 0)}
 
 
 @dataclass
@@ -23,11 +24,16 @@ class TimeSeriesConfig(TrainConfig):
     """A recurrent forecaster on windows of a univariate series; see `dlsuite time_series config`."""
 
     dataset: str = option("sunspots", "Series: sunspots, co2, or a CSV path (with --set column=NAME).")
-    epochs: int = option(300, "Maximum number of training epochs.", min=1)
+    epochs: int = option(1000, "Maximum number of training epochs (the step budget, train_steps, usually ends "
+                               "training first).", min=1)
+    train_steps: int = option(0, "Most optimizer steps (0 = scaled to the series: 200 epochs' worth, within 500-4,000).",
+                              min=0)
+    patience_steps: int = option(0, "Stop after this many steps without a better validation loss (0 = a fifth of the "
+                                    "step budget); the best epoch is served.", min=0)
     batch_size: int = option(32, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(3e-3, "Initial learning rate.", min=0.0)
     early_stopping_patience: int = option(
-        40, "Stop after this many epochs without a better validation loss (0 = off); the best weights are kept.", min=0
+        0, "Also stop after this many epochs without a better validation loss (0 = off: patience_steps does it).", min=0
     )
     image_summary_every: int = option(25, "Write the forecast plot to TensorBoard every N epochs (0 = only at the end).", min=0)
     column: str = option("", "CSV value column (optional when the CSV has one numeric column).")
@@ -41,9 +47,16 @@ class TimeSeriesConfig(TrainConfig):
     linear_skip: int = option(
         12, "Add a linear autoregressive path over the last N steps of the window (LSTNet's highway; 0 = off).", min=0
     )
-    window: int = option(0, "Input window length (0 = dataset default: sunspots 12, co2 104, CSV 20).", min=0)
+    window: int = option(0, "Input window length (0 = dataset default: sunspots 12, co2 104; CSV: two seasons where "
+                            "that is at most 60 steps, else 20; at least 12, at most a quarter of the training steps).", min=0)
     horizon: int = option(0, "Steps forecast at once (0 = dataset default: sunspots 1, co2 52, CSV 1).", min=0)
-    season: int = option(0, "Season length for the seasonal-naive baseline (0 = dataset's: sunspots 11, co2 52).", min=0)
+    season: int = option(0, "Season length for the seasonal-naive baseline and the window (0 = dataset's: sunspots 11, "
+                            "co2 52; CSV: detected from the autocorrelation of the training steps).", min=0)
+    differencing: str = option("off", "Model the window relative to its last value (on), standardised (off), or on "
+                                      "where a KPSS test on the training steps finds a trend (auto).",
+                               choices=("auto", "on", "off"))
+    autoregressive_init: bool = option(True, "Start the linear path from a ridge autoregression fitted to the training "
+                                             "windows (and the recurrent head from zero).")
     test_size: int = option(0, "Held-out test steps at the end (0 = dataset default; CSV: last 20%).", min=0)
     validation_size: int = option(0, "Validation steps before the test steps (0 = dataset default; CSV: 10%).", min=0)
     arima_order: tuple[int, ...] = option(
