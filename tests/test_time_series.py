@@ -94,7 +94,7 @@ def test_autoregression_recovers_an_ar_process():
     for t in range(2, 2000):
         x[t] = 0.6 * x[t - 1] - 0.3 * x[t - 2] + rng.normal()
     lags = np.stack([x[:-2], x[1:-1]], axis=1)  # oldest lag first, as in a window
-    kernel, bias = autoregression(lags[:1500], x[2:1502, None], lags[1500:], x[1502:, None])
+    kernel, bias, _ = autoregression(lags[:1500], x[2:1502, None], lags[1500:], x[1502:, None])
     np.testing.assert_allclose(kernel[:, 0], [-0.3, 0.6], atol=0.06)
     assert abs(bias[0]) < 0.1
 
@@ -108,6 +108,22 @@ def test_forecaster_starts_at_its_autoregression_and_differences_keep_the_level(
     relative = build_forecaster(6, 2, units=4, linear_skip=3, differences=True, scale=3.0,
                                 autoregressive_init=(np.zeros((3, 2)), np.zeros(2)))
     np.testing.assert_allclose(relative.predict(x + 1000, verbose=0), [[1014, 1014]], rtol=1e-6)  # last value
+
+
+def test_differencing_choice_and_the_starting_autoregression():
+    rng = np.random.default_rng(0)
+    task = TimeSeriesForecasting()
+    walk = np.cumsum(rng.normal(0.5, 1.0, 300)).astype(np.float32)
+    data = SeriesData("walk", np.arange(300.0), walk, n_validation=30, n_test=60, season=1)
+    starts = {}
+    for choice in ("always", "never", "auto"):
+        cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", f"differencing={choice}"])
+        differences, (kernel, bias) = task.autoregressive_start(cfg, data)
+        assert kernel.shape == (12, 1) and bias.shape == (1,)
+        starts[choice] = differences
+    assert starts["always"] and not starts["never"] and starts["auto"] in (True, False)
+    cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", "autoregressive_init=false"])
+    assert task.autoregressive_start(cfg, data) == (True, None)  # KPSS: a random walk with drift trends
 
 
 def test_step_budget_stops_training():

@@ -52,9 +52,10 @@ class TimeSeriesConfig(TrainConfig):
     horizon: int = option(0, "Steps forecast at once (0 = dataset default: sunspots 1, co2 52, CSV 1).", min=0)
     season: int = option(0, "Season length for the seasonal-naive baseline and the window (0 = dataset's: sunspots 11, "
                             "co2 52; CSV: detected from the autocorrelation of the training steps).", min=0)
-    differencing: str = option("off", "Model the window relative to its last value (on), standardised (off), or on "
-                                      "where a KPSS test on the training steps finds a trend (auto).",
-                               choices=("auto", "on", "off"))
+    differencing: str = option("auto", "Model the window relative to its last value (always), standardised (never), or "
+                                       "whichever gives the starting autoregression the lower validation error (auto; "
+                                       "without autoregressive_init: where a KPSS test finds a trend).",
+                               choices=("auto", "always", "never"))
     autoregressive_init: bool = option(True, "Start the linear path from a ridge autoregression fitted to the training "
                                              "windows (and the recurrent head from zero).")
     test_size: int = option(0, "Held-out test steps at the end (0 = dataset default; CSV: last 20%).", min=0)

@@ -90,7 +90,8 @@ def step_budget(n_windows: int, batch_size: int) -> tuple[int, int]:
     return budget, max(1, budget // 5)
 
 
-def autoregression(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def autoregression(x: np.ndarray, y: np.ndarray, x_val: np.ndarray,
+                   y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Ridge regression of the targets on the lags, its penalty chosen by validation MSE.
 
     Args:
@@ -98,7 +99,8 @@ def autoregression(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
         x_val, y_val: the same for the validation windows.
 
     Returns:
-        (kernel (lags, horizon), bias (horizon,)) for the forecaster's `autoregressive` Dense layer.
+        (kernel (lags, horizon), bias (horizon,)) for the forecaster's `autoregressive` Dense layer,
+        and its validation MSE.
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     mx, my = x.mean(axis=0), y.mean(axis=0)
@@ -110,4 +112,4 @@ def autoregression(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
         error = float(np.mean((np.asarray(x_val) @ kernel + bias - y_val) ** 2))
         if best is None or error < best[0]:
             best = (error, kernel, bias)
-    return best[1].astype(np.float32), best[2].astype(np.float32)
+    return best[1].astype(np.float32), best[2].astype(np.float32), best[0]

@@ -123,11 +123,6 @@ class TimeSeriesForecasting(Task):
         """The config's window, the embedded set's, or for a CSV two seasons (see `choose_window`)."""
         return cfg.resolved("window") or choose_window(data.season, data.n_train)
 
-    def differences(self, cfg: TimeSeriesConfig, data: SeriesData) -> bool:
-        if cfg.differencing == "auto":
-            return is_trending(data.values[: data.n_train])
-        return cfg.differencing == "on"
-
     def _windows(self, cfg, data) -> Windows:
         return Windows(data, self.window_of(cfg, data), cfg.resolved("horizon"))
 
@@ -148,29 +143,46 @@ class TimeSeriesForecasting(Task):
         return {"length": int(len(data.values)), "n_train": int(data.n_train), "n_validation": int(data.n_validation),
                 "n_test": int(data.n_test), "season": int(data.season)}
 
+    def autoregressive_start(self, cfg: TimeSeriesConfig, data: SeriesData) -> tuple[bool, tuple | None]:
+        """(whether the model works in differences, the ridge autoregression its linear path starts from).
+
+        `differencing=auto` fits the autoregression both ways (standardised values, and values relative to
+        the window's last one) and keeps the one with the lower validation error."""
+        train = data.values[: data.n_train].astype(np.float64)
+        windows = self._windows(cfg, data)
+        lags = min(cfg.linear_skip, windows.window)
+        mean, std, scale = float(train.mean()), float(train.std() or 1.0), float(np.std(np.diff(train)) or 1.0)
+
+        def standardised(split, differences):
+            x = np.stack([data.values[t - windows.window: t] for t in windows.origins(split)]).astype(np.float64)
+            y = windows.targets(data.values, split).astype(np.float64)
+            if differences:
+                return (x - x[:, -1:])[:, -lags:] / scale, (y - x[:, -1:]) / scale
+            return (x[:, -lags:] - mean) / std, (y - mean) / std
+
+        choices = {"auto": (False, True), "always": (True,), "never": (False,)}[cfg.differencing]
+        if not (cfg.autoregressive_init and lags):
+            if cfg.differencing == "auto":
+                return is_trending(train), None
+            return choices[0], None
+        fits = []
+        for differences in choices:
+            kernel, bias, error = autoregression(*standardised("train", differences),
+                                                 *standardised("validation", differences))
+            # In original units, so the two ways compare.
+            fits.append((error * (scale if differences else std) ** 2, differences, (kernel, bias)))
+        _, differences, init = min(fits, key=lambda fit: fit[0])
+        return differences, init
+
     def build_model(self, cfg: TimeSeriesConfig, data: SeriesData):
         train = data.values[: data.n_train].astype(np.float64)
-        windows, differences = self._windows(cfg, data), self.differences(cfg, data)
-        mean, variance = float(train.mean()), float(train.var() or 1.0)
-        scale = float(np.std(np.diff(train)) or 1.0)
-        init = None
-        if cfg.autoregressive_init and cfg.linear_skip:
-            lags = min(cfg.linear_skip, windows.window)
-
-            def standardised(split):
-                x = np.stack([data.values[t - windows.window: t] for t in windows.origins(split)]).astype(np.float64)
-                y = windows.targets(data.values, split).astype(np.float64)
-                if differences:
-                    return (x - x[:, -1:])[:, -lags:] / scale, (y - x[:, -1:]) / scale
-                std = np.sqrt(variance)
-                return (x[:, -lags:] - mean) / std, (y - mean) / std
-
-            init = autoregression(*standardised("train"), *standardised("validation"))
+        windows = self._windows(cfg, data)
+        differences, init = self.autoregressive_start(cfg, data)
         return build_forecaster(
-            windows.window, windows.horizon, mean=mean, variance=variance,
+            windows.window, windows.horizon, mean=float(train.mean()), variance=float(train.var() or 1.0),
             cell=cfg.cell, num_layers=cfg.layers, units=cfg.units, bidirectional=cfg.bidirectional,
-            dropout=cfg.dropout, linear_skip=cfg.linear_skip, differences=differences, scale=scale,
-            autoregressive_init=init,
+            dropout=cfg.dropout, linear_skip=cfg.linear_skip, differences=differences,
+            scale=float(np.std(np.diff(train)) or 1.0), autoregressive_init=init,
         )
 
     def callbacks(self, cfg: TimeSeriesConfig, data: SeriesData, run) -> list:
