@@ -117,13 +117,16 @@ def test_differencing_choice_and_the_starting_autoregression():
     data = SeriesData("walk", np.arange(300.0), walk, n_validation=30, n_test=60, season=1)
     starts = {}
     for choice in ("always", "never", "auto"):
-        cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", f"differencing={choice}"])
+        cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", f"differencing={choice}", "autoregressive_init=always"])
         differences, (kernel, bias) = task.autoregressive_start(cfg, data)
         assert kernel.shape == (12, 1) and bias.shape == (1,)
         starts[choice] = differences
     assert starts["always"] and not starts["never"] and starts["auto"] in (True, False)
-    cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", "autoregressive_init=false"])
+    cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", "autoregressive_init=never", "differencing=auto"])
     assert task.autoregressive_start(cfg, data) == (True, None)  # KPSS: a random walk with drift trends
+    sunspots = resolve_config(TimeSeriesConfig, "time_series")  # keeps the training it was tuned with
+    assert sunspots.resolved("autoregressive_init") == "never" and sunspots.resolved("differencing") == "never"
+    assert sunspots.resolved("train_steps") == 2400
 
 
 def test_step_budget_stops_training():

@@ -160,9 +160,10 @@ class TimeSeriesForecasting(Task):
                 return (x - x[:, -1:])[:, -lags:] / scale, (y - x[:, -1:]) / scale
             return (x[:, -lags:] - mean) / std, (y - mean) / std
 
-        choices = {"auto": (False, True), "always": (True,), "never": (False,)}[cfg.differencing]
-        if not (cfg.autoregressive_init and lags):
-            if cfg.differencing == "auto":
+        differencing = cfg.resolved("differencing")
+        choices = {"auto": (False, True), "always": (True,), "never": (False,)}[differencing]
+        if cfg.resolved("autoregressive_init") == "never" or not lags:
+            if differencing == "auto":
                 return is_trending(train), None
             return choices[0], None
         fits = []
@@ -188,7 +189,8 @@ class TimeSeriesForecasting(Task):
     def callbacks(self, cfg: TimeSeriesConfig, data: SeriesData, run) -> list:
         n_windows = self.num_train_examples(cfg, data)
         budget, patience = step_budget(n_windows, cfg.batch_size)
-        return [StepBudget(cfg.train_steps or budget, cfg.patience_steps or patience, self.monitor)]
+        return [StepBudget(cfg.resolved("train_steps") or budget, cfg.resolved("patience_steps") or patience,
+                           self.monitor)]
 
     def build_losses(self, cfg):
         return "mse"
