@@ -65,9 +65,9 @@ class TimeSeriesConfig(TrainConfig):
                                        "whichever gives the starting autoregression the lower validation error (auto; "
                                        "without the starting autoregression: where a KPSS test finds a trend; empty = auto, except never "
                                    "on sunspots and co2).", choices=("", "auto", "always", "never"))
-    autoregressive_init: str = option("auto", "Start the linear path from a ridge autoregression fitted to the "
-                                              "training windows and the recurrent head from zero (auto = always, "
-                                              "except on sunspots and co2).", choices=("auto", "always", "never"))
+    autoregressive_init: str = option("", "Start the linear path from a ridge autoregression fitted to the training "
+                                          "windows and the recurrent head from zero (empty = always, except never on "
+                                          "sunspots and co2).", choices=("", "always", "never"))
     test_size: int = option(0, "Held-out test steps at the end (0 = dataset default; CSV: last 20%).", min=0)
     validation_size: int = option(0, "Validation steps before the test steps (0 = dataset default; CSV: 10%).", min=0)
     arima_order: tuple[int, ...] = option(
@@ -86,9 +86,9 @@ class TimeSeriesConfig(TrainConfig):
             raise UsageError(f"seasonal_order={self.seasonal_order} must be four non-negative integers (P, D, Q, s)")
 
     def resolved(self, key: str):
-        """A field with 0 / empty / "auto" replaced by the dataset's default (DATASET_DEFAULTS): `window`, `horizon`,
+        """A field with 0 / empty replaced by the dataset's default (DATASET_DEFAULTS): `window`, `horizon`,
         `arima_order`, `seasonal_order`, `autoregressive_init`, `differencing`, `train_steps`, `patience_steps`."""
         value = getattr(self, key)
-        if value and not (key == "autoregressive_init" and value == "auto"):
+        if value:
             return value
         return DATASET_DEFAULTS.get(self.dataset, FALLBACK_DEFAULTS)[key]
