@@ -138,6 +138,26 @@ def test_model_and_saved_model_take_raw_rows(tmp_path, table_csv):
     np.testing.assert_allclose(next(iter(outputs.values())).numpy(), predicted, rtol=1e-5)
 
 
+def test_ensemble_averages_its_members(table_csv):
+    data = load_table(table_csv, target="kind")
+    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical)
+    model = build_tabular_mlp(stats, num_classes=2, units=4, depth=1, dropout=0.0, seed=0, ensemble=3)
+    inputs = model_inputs(data.frames["test"], data.numeric, data.categorical)
+    members = [keras.Model(model.inputs, model.get_layer(name).output)
+               for name in ("probabilities", "m2_probabilities", "m3_probabilities")]
+    np.testing.assert_allclose(model.predict(inputs, verbose=0),
+                               np.mean([m.predict(inputs, verbose=0) for m in members], axis=0), rtol=1e-5)
+
+
+def test_step_budget_shortens_big_tables():
+    from apps.tabular.config import TabularConfig
+    from apps.tabular.task import budget_epochs
+
+    assert budget_epochs(TabularConfig(epochs=60, train_steps=3000), 8) == 60  # 480 steps: all epochs
+    assert budget_epochs(TabularConfig(epochs=60, train_steps=3000), 140) == 22  # 8,400 steps: cut to 3,080
+    assert budget_epochs(TabularConfig(epochs=60, train_steps=0), 140) == 60
+
+
 def test_training_lowers_the_loss(table_csv):
     data = load_table(table_csv, target="kind")
     model = tiny_model(data)

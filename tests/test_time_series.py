@@ -4,8 +4,9 @@ import pytest
 import tensorflow as tf
 
 from apps.time_series.config import TimeSeriesConfig
+from apps.time_series.defaults import autoregression, choose_window, detect_season, is_trending, step_budget
 from apps.time_series.model import build_forecaster
-from apps.time_series.task import TimeSeriesForecasting, Windows, error_metrics
+from apps.time_series.task import StepBudget, TimeSeriesForecasting, Windows, _time_column, error_metrics
 from common.config import resolve_config
 from common.datasets import SeriesData
 from common.errors import UsageError
@@ -60,6 +61,88 @@ def test_forecaster_standardises_inside_and_round_trips(tmp_path, cell):
     assert y.shape == (5, 3)
     model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), y, rtol=1e-5)
+
+
+def test_season_detection_finds_the_cycle_not_its_multiples():
+    rng = np.random.default_rng(0)
+    t = np.arange(300)
+    monthly = 20 + 3 * np.sin(2 * np.pi * t / 12) + 0.02 * t + rng.normal(0, 0.3, 300)
+    assert detect_season(monthly) == 12
+    quarterly = 10 + 2 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.3, 300)
+    assert detect_season(quarterly) == 4
+    assert detect_season(np.cumsum(rng.normal(size=300))) == 1  # a random walk has no season
+    assert detect_season(rng.normal(size=300)) == 1
+    assert detect_season(np.ones(50)) == 1
+
+
+def test_window_and_step_budget_follow_the_series():
+    assert choose_window(12, 500) == 24  # two seasons
+    assert choose_window(52, 2000) == 20  # two seasons would be over 60 steps
+    assert choose_window(1, 400) == 20 and choose_window(1, 70) == 17  # at most a quarter of the training part
+    assert choose_window(3, 400) == 12  # at least 12
+    assert step_budget(50, 32) == (500, 100)  # a short series: many epochs of few steps
+    assert step_budget(227, 32) == (1600, 320)
+    assert step_budget(5000, 32) == (4000, 800)  # a long one: at most 4,000 steps
+    rng = np.random.default_rng(1)
+    assert is_trending(np.cumsum(rng.normal(size=300)) + np.arange(300) * 0.1)
+    assert not is_trending(rng.normal(size=300))
+
+
+def test_autoregression_recovers_an_ar_process():
+    rng = np.random.default_rng(0)
+    x = np.zeros(2000)
+    for t in range(2, 2000):
+        x[t] = 0.6 * x[t - 1] - 0.3 * x[t - 2] + rng.normal()
+    lags = np.stack([x[:-2], x[1:-1]], axis=1)  # oldest lag first, as in a window
+    kernel, bias, _ = autoregression(lags[:1500], x[2:1502, None], lags[1500:], x[1502:, None])
+    np.testing.assert_allclose(kernel[:, 0], [-0.3, 0.6], atol=0.06)
+    assert abs(bias[0]) < 0.1
+
+
+def test_forecaster_starts_at_its_autoregression_and_differences_keep_the_level():
+    kernel, bias = np.array([[0.25], [0.5]]), np.array([0.1])
+    model = build_forecaster(6, 1, mean=10.0, variance=4.0, units=4, linear_skip=2, autoregressive_init=(kernel, bias))
+    x = np.array([[9, 11, 10, 12, 8, 14]], np.float32)
+    z = (x[0, -2:] - 10.0) / 2.0
+    np.testing.assert_allclose(model.predict(x, verbose=0)[0, 0], 10.0 + 2.0 * (z @ kernel[:, 0] + bias[0]), rtol=1e-5)
+    relative = build_forecaster(6, 2, units=4, linear_skip=3, differences=True, scale=3.0,
+                                autoregressive_init=(np.zeros((3, 2)), np.zeros(2)))
+    np.testing.assert_allclose(relative.predict(x + 1000, verbose=0), [[1014, 1014]], rtol=1e-6)  # last value
+
+
+def test_differencing_choice_and_the_starting_autoregression():
+    rng = np.random.default_rng(0)
+    task = TimeSeriesForecasting()
+    walk = np.cumsum(rng.normal(0.5, 1.0, 300)).astype(np.float32)
+    data = SeriesData("walk", np.arange(300.0), walk, n_validation=30, n_test=60, season=1)
+    starts = {}
+    for choice in ("always", "never", "auto"):
+        cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", f"differencing={choice}", "autoregressive_init=always"])
+        differences, (kernel, bias) = task.autoregressive_start(cfg, data)
+        assert kernel.shape == (12, 1) and bias.shape == (1,)
+        starts[choice] = differences
+    assert starts["always"] and not starts["never"] and starts["auto"] in (True, False)
+    cfg = resolve_config(TimeSeriesConfig, "time_series", sets=["window=12", "autoregressive_init=never", "differencing=auto"])
+    assert task.autoregressive_start(cfg, data) == (True, None)  # KPSS: a random walk with drift trends
+    sunspots = resolve_config(TimeSeriesConfig, "time_series")  # keeps the training it was tuned with
+    assert sunspots.resolved("autoregressive_init") == "never" and sunspots.resolved("differencing") == "never"
+    assert sunspots.resolved("train_steps") == 2400
+
+
+def test_step_budget_stops_training():
+    model = build_forecaster(4, 1, units=2)
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    x, y = np.random.rand(64, 4).astype(np.float32), np.random.rand(64, 1).astype(np.float32)
+    history = model.fit(x, y, batch_size=8, epochs=50, callbacks=[StepBudget(20, 1000, "loss")], verbose=0)
+    assert len(history.epoch) == 3 and int(model.optimizer.iterations.numpy()) == 20
+
+
+def test_csv_time_column_is_found_by_name(tmp_path):
+    csv = tmp_path / "nile.csv"
+    csv.write_text("Year,volume\n1871,1120\n1872,1160\n")
+    assert _time_column(str(csv)) == "Year"
+    assert _time_column(str(csv), column="Year") == ""
+    assert _time_column("sunspots") == ""
 
 
 def test_training_lowers_the_loss():

@@ -23,13 +23,16 @@ class TabularConfig(TrainConfig):
     max_classes: int = option(50, "Classification: the most classes a target may have.", min=2)
     max_categories: int = option(100, "Categorical columns: one-hot over the this many most frequent training "
                                       "values; rarer and unseen ones share one slot.", min=1)
-    epochs: int = option(60, "Maximum number of training epochs.", min=1)
+    epochs: int = option(60, "Training epochs (fewer where that would exceed train_steps).", min=1)
+    train_steps: int = option(3000, "Most optimizer steps: a big table trains for fewer epochs (0 = no limit).", min=0)
     batch_size: int = option(32, "Global batch size (split across replicas).", min=1)
     learning_rate: float = option(3e-3, "Initial learning rate.", min=0.0)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     units: int = option(64, "Width of each hidden layer.", min=1)
     depth: int = option(2, "Hidden ReLU layers.", min=0)
     dropout: float = option(0.1, "Dropout after each hidden layer.", min=0.0)
+    ensemble: int = option(1, "MLPs on the same features, their outputs averaged (one model, trained together; 4 "
+                              "measured worse on cars_origin, README).", min=1)
     baseline_max_iter: int = option(2000, "Iterations of the logistic regression baseline.", min=1)
     examples: int = option(10, "Test rows shown with their predictions in TensorBoard (Text tab).", min=0)
     predictions_csv: str = option("", "predict: also write the input rows with their predictions to this CSV.")

@@ -104,7 +104,7 @@ def feature_inputs(preprocessing: dict) -> tuple[dict, list]:
 
 def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int = 64, depth: int = 2,
                       dropout: float = 0.1, target_mean: float = 0.0, target_std: float = 1.0,
-                      seed: int | None = None) -> keras.Model:
+                      seed: int | None = None, ensemble: int = 1) -> keras.Model:
     """A classifier (softmax over `num_classes`) or regressor (`num_classes=0`) on raw rows.
 
     Args:
@@ -116,6 +116,8 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
         target_mean, target_std: regression: the last layer predicts a standardised target, which a
             `Rescaling` layer turns back into the target's units, so outputs (and the loss) are in them.
         seed: seed of the dropout masks.
+        ensemble: independent hidden stacks (each with its own initialisation and dropout) on the
+            same features, whose outputs (probabilities, or standardised predictions) are averaged.
 
     Example:
         >>> train = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
@@ -127,15 +129,24 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
     inputs, encoded = feature_inputs(preprocessing)
     if not inputs:
         raise ValueError("the table has no feature columns")
-    x = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
-    for i in range(depth):
-        x = layers.Dense(units, activation="relu", name=f"hidden_{i + 1}")(x)
-        if dropout:
-            x = layers.Dropout(dropout, seed=seed, name=f"dropout_{i + 1}")(x)
+    features = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
+    members = []
+    for m in range(max(1, ensemble)):
+        # Member 0 keeps the single model's layer names, so a one-member model is the plain MLP.
+        tag = "" if m == 0 else f"m{m + 1}_"
+        x = features
+        for i in range(depth):
+            x = layers.Dense(units, activation="relu", name=f"{tag}hidden_{i + 1}")(x)
+            if dropout:
+                x = layers.Dropout(dropout, seed=None if seed is None else seed + m, name=f"{tag}dropout_{i + 1}")(x)
+        if num_classes:
+            members.append(layers.Dense(num_classes, activation="softmax", name=f"{tag}probabilities")(x))
+        else:
+            members.append(layers.Dense(1, name=f"{tag}standardized")(x))
+    x = layers.Average(name="ensemble_mean")(members) if len(members) > 1 else members[0]
     if num_classes:
-        outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+        outputs = x
     else:
-        x = layers.Dense(1, name="standardized")(x)
         outputs = layers.Rescaling(scale=target_std, offset=target_mean, name="prediction")(x)
     return keras.Model(inputs, outputs, name="tabular_mlp")
 

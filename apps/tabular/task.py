@@ -3,6 +3,10 @@ linear regression and histogram gradient boosting on the same split."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -30,6 +34,31 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
     return {"mae": float(mean_absolute_error(actual, predicted)),
             "rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
             "r2": float(r2_score(actual, predicted))}
+
+
+def budget_epochs(cfg: TabularConfig, steps_per_epoch: int) -> int:
+    """`epochs`, or fewer where they would take more than `train_steps` optimizer steps.
+
+    Example:
+        >>> cfg = TabularConfig(epochs=60, train_steps=3000)
+        >>> budget_epochs(cfg, 8), budget_epochs(cfg, 140)
+        (60, 22)
+    """
+    if not cfg.train_steps:
+        return cfg.epochs
+    return max(1, min(cfg.epochs, math.ceil(cfg.train_steps / max(1, steps_per_epoch))))
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    """Ends training after `epochs` epochs (the step budget), before the config's `epochs`."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
 
 
 class Tabular(Task):
@@ -89,15 +118,22 @@ class Tabular(Task):
     def build_model(self, cfg: TabularConfig, data: TableData):
         mean, std = data.preprocessing.get("target", (0.0, 1.0))
         return build_tabular_mlp(data.preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
-                                 dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed)
+                                 dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed,
+                                 ensemble=cfg.ensemble)
 
     def compile_model(self, model, cfg, steps_per_epoch, phase=None):
         """Cross-entropy and accuracy for a classifier, squared error and MAE for a regressor: the task type is
-        known from the data only, so it is read off the model's output width."""
+        known from the data only, so it is read off the model's output width. The learning-rate schedule spans
+        the epochs the step budget allows (`budget_epochs`)."""
         classification = model.output_shape[-1] > 1
+        cfg = dataclasses.replace(cfg, epochs=budget_epochs(cfg, steps_per_epoch))
         model.compile(optimizer=build_optimizer(cfg, steps_per_epoch),
                       loss="sparse_categorical_crossentropy" if classification else "mse",
                       metrics=["accuracy"] if classification else ["mae"], jit_compile=cfg.jit_compile)
+
+    def callbacks(self, cfg: TabularConfig, data: TableData, run) -> list:
+        steps_per_epoch = max(1, math.ceil(len(data.targets["train"]) / cfg.batch_size))
+        return [StopAtEpoch(budget_epochs(cfg, steps_per_epoch))]
 
     def primary_metric_of(self, metrics: dict) -> tuple[str, str, str]:
         return REGRESSION_METRIC if metrics.get("data", {}).get("task") == "regression" else CLASSIFICATION_METRIC

@@ -9,12 +9,14 @@ forecasts start at every `horizon`-th step of the test block, so each test value
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import keras
 
 from apps.time_series.config import TimeSeriesConfig
+from apps.time_series.defaults import autoregression, choose_window, detect_season, is_trending, step_budget
 from apps.time_series.model import build_forecaster
 from common.datasets import SeriesData, load_series
 from common.datasets.embedded import Co2, Sunspots
@@ -73,6 +75,31 @@ class Windows:
         return np.stack([values[t: t + self.horizon] for t in self.origins(split)])
 
 
+class StepBudget(keras.callbacks.Callback):
+    """Stops training after `max_steps` optimizer steps, or `patience` steps after the best validation loss.
+
+    Steps are the optimizer's own count, so a resumed run goes on counting where it stopped."""
+
+    def __init__(self, max_steps: int, patience: int, monitor: str = "val_loss"):
+        super().__init__()
+        self.max_steps, self.patience, self.monitor = max_steps, patience, monitor
+        self.best, self.best_step = np.inf, 0
+
+    def _steps(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._steps() >= self.max_steps:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        value, steps = (logs or {}).get(self.monitor), self._steps()
+        if value is not None and value < self.best:
+            self.best, self.best_step = value, steps
+        if steps - self.best_step >= self.patience or steps >= self.max_steps:
+            self.model.stop_training = True
+
+
 class TimeSeriesForecasting(Task):
     name = "time_series"
     description = "RNN/LSTM/GRU forecaster (stacked, bidirectional) vs last value, seasonal naive and ARIMA"
@@ -83,13 +110,21 @@ class TimeSeriesForecasting(Task):
     benchmark_rows = (("time_series-co2", {"dataset": "co2"}),)
 
     def load_data(self, cfg: TimeSeriesConfig) -> SeriesData:
-        data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column, time_column=cfg.time_column,
-                           test_size=cfg.test_size, validation_size=cfg.validation_size)
-        Windows(data, cfg.resolved("window"), cfg.resolved("horizon"))  # fails early on impossible sizes
+        """The series, its `season` set: the config's, else the embedded set's, else detected from the
+        autocorrelation of the training steps."""
+        data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column, time_column=cfg.time_column or
+                           _time_column(cfg.dataset, cfg.column), test_size=cfg.test_size, validation_size=cfg.validation_size)
+        season = cfg.season or (data.season if data.season > 1 else detect_season(data.values[: data.n_train]))
+        data = dataclasses.replace(data, season=season)
+        self._windows(cfg, data)  # fails early on impossible sizes
         return data
 
+    def window_of(self, cfg: TimeSeriesConfig, data: SeriesData) -> int:
+        """The config's window, the embedded set's, or for a CSV two seasons (see `choose_window`)."""
+        return cfg.resolved("window") or choose_window(data.season, data.n_train)
+
     def _windows(self, cfg, data) -> Windows:
-        return Windows(data, cfg.resolved("window"), cfg.resolved("horizon"))
+        return Windows(data, self.window_of(cfg, data), cfg.resolved("horizon"))
 
     def num_train_examples(self, cfg, data) -> int:
         n = len(self._windows(cfg, data).origins("train"))
@@ -108,13 +143,54 @@ class TimeSeriesForecasting(Task):
         return {"length": int(len(data.values)), "n_train": int(data.n_train), "n_validation": int(data.n_validation),
                 "n_test": int(data.n_test), "season": int(data.season)}
 
+    def autoregressive_start(self, cfg: TimeSeriesConfig, data: SeriesData) -> tuple[bool, tuple | None]:
+        """(whether the model works in differences, the ridge autoregression its linear path starts from).
+
+        `differencing=auto` fits the autoregression both ways (standardised values, and values relative to
+        the window's last one) and keeps the one with the lower validation error."""
+        train = data.values[: data.n_train].astype(np.float64)
+        windows = self._windows(cfg, data)
+        lags = min(cfg.linear_skip, windows.window)
+        mean, std, scale = float(train.mean()), float(train.std() or 1.0), float(np.std(np.diff(train)) or 1.0)
+
+        def standardised(split, differences):
+            x = np.stack([data.values[t - windows.window: t] for t in windows.origins(split)]).astype(np.float64)
+            y = windows.targets(data.values, split).astype(np.float64)
+            if differences:
+                return (x - x[:, -1:])[:, -lags:] / scale, (y - x[:, -1:]) / scale
+            return (x[:, -lags:] - mean) / std, (y - mean) / std
+
+        differencing = cfg.resolved("differencing")
+        choices = {"auto": (False, True), "always": (True,), "never": (False,)}[differencing]
+        if cfg.resolved("autoregressive_init") == "never" or not lags:
+            if differencing == "auto":
+                return is_trending(train), None
+            return choices[0], None
+        fits = []
+        for differences in choices:
+            kernel, bias, error = autoregression(*standardised("train", differences),
+                                                 *standardised("validation", differences))
+            # In original units, so the two ways compare.
+            fits.append((error * (scale if differences else std) ** 2, differences, (kernel, bias)))
+        _, differences, init = min(fits, key=lambda fit: fit[0])
+        return differences, init
+
     def build_model(self, cfg: TimeSeriesConfig, data: SeriesData):
         train = data.values[: data.n_train].astype(np.float64)
+        windows = self._windows(cfg, data)
+        differences, init = self.autoregressive_start(cfg, data)
         return build_forecaster(
-            cfg.resolved("window"), cfg.resolved("horizon"), mean=float(train.mean()), variance=float(train.var() or 1.0),
+            windows.window, windows.horizon, mean=float(train.mean()), variance=float(train.var() or 1.0),
             cell=cfg.cell, num_layers=cfg.layers, units=cfg.units, bidirectional=cfg.bidirectional,
-            dropout=cfg.dropout, linear_skip=cfg.linear_skip,
+            dropout=cfg.dropout, linear_skip=cfg.linear_skip, differences=differences,
+            scale=float(np.std(np.diff(train)) or 1.0), autoregressive_init=init,
         )
+
+    def callbacks(self, cfg: TimeSeriesConfig, data: SeriesData, run) -> list:
+        n_windows = self.num_train_examples(cfg, data)
+        budget, patience = step_budget(n_windows, cfg.batch_size)
+        return [StepBudget(cfg.resolved("train_steps") or budget, cfg.resolved("patience_steps") or patience,
+                           self.monitor)]
 
     def build_losses(self, cfg):
         return "mse"
@@ -135,7 +211,7 @@ class TimeSeriesForecasting(Task):
         windows = self._windows(cfg, data)
         values = data.values.astype(np.float64)
         horizon = windows.horizon
-        season = cfg.season or data.season
+        season = data.season
         origins = windows.origins("test")
         steps = np.arange(horizon)
         forecasts = {"last_value": np.stack([np.repeat(values[t - 1], horizon) for t in origins])}
@@ -188,9 +264,11 @@ class TimeSeriesForecasting(Task):
         if len(inputs) > 1:
             raise UsageError("time_series predict takes at most one CSV file")
         if inputs:
-            times, values = read_series_csv(inputs[0], column=cfg.column, time_column=cfg.time_column)
+            times, values = read_series_csv(inputs[0], column=cfg.column,
+                                            time_column=cfg.time_column or _time_column(inputs[0], cfg.column))
         else:
-            data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column, time_column=cfg.time_column,
+            data = load_series(cfg.dataset, cfg.data_dir, column=cfg.column,
+                               time_column=cfg.time_column or _time_column(cfg.dataset, cfg.column),
                                test_size=cfg.test_size, validation_size=cfg.validation_size)
             times, values = data.times, data.values
         window = model.input_shape[1]
@@ -220,3 +298,22 @@ class TimeSeriesForecasting(Task):
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.3),
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 3e-4, 1e-2, log=True),
         }
+
+
+TIME_COLUMN_NAMES = ("time", "date", "datetime", "timestamp", "year", "period", "ds")
+
+
+def _time_column(path: str, column: str = "") -> str:
+    """A CSV's time column where the config names none: the first column called time, date, year, ...
+    (other than the value `column`); "" for anything else."""
+    import os
+
+    import pandas as pd
+
+    if not path.lower().endswith(".csv") or not os.path.isfile(path):
+        return ""
+    try:
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return ""  # read_series_csv says what is wrong with the file
+    return next((c for c in header if c.strip().lower() in TIME_COLUMN_NAMES and c != column), "")
