@@ -22,4 +22,6 @@ class SpeechRecognitionConfig(AudioConfig):
     rnn_layers: int = option(1, "Stacked bidirectional recurrent layers.", min=1)
     rnn_units: int = option(64, "Units per direction of each recurrent layer.", min=1)
     beam_width: int = option(8, "Beam width of CTC beam-search decoding (greedy decoding is also reported).", min=1)
+    real_world: bool = option(True, "After training, score the model and PocketSphinx on the real digit recordings of "
+                                    "Debian pocketsphinx-testdata; not for /tiny sets.")
     decoder: str = option("beam", "Decoding used by predict.", choices=("greedy", "beam"))
