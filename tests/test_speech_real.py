@@ -140,7 +140,8 @@ def test_digit_real_world_section_shape(monkeypatch):
     assert strings["examples"] == 1 and words["examples"] == 2 and words["model"]["words"] == 4
     assert strings["baselines"]["pocketsphinx_digits"] == {"wer": 0.0, "sentence_accuracy": 1.0, "words": 2}
     assert words["baselines"]["pocketsphinx_lm"]["wer"] == pytest.approx(0.75)  # "five": 1 error of 2, 2 of 2
-    assert task.real_world(None, task.config_class(dataset="spoken_digits/tiny"), data) == {}
+    tiny = type("Data", (), {"name": "spoken_digits/tiny"})()
+    assert task.real_world(None, task.config_class(dataset="spoken_digits/tiny"), tiny) == {}
     assert digit_words("Eight of spades four") == "eight four"
 
 
