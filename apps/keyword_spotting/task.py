@@ -15,6 +15,7 @@ from apps.keyword_spotting.model import build_keyword_model
 from apps.keyword_spotting.real_world import REAL_SETS, real_world_keywords
 from common.audio import SAMPLE_RATE
 from common.audio.frontend import FFT, HOP, WINDOW
+from common.audio.real import KlettresWords, PocketsphinxUtterances
 from common.audio.summary import AudioSummary
 from common.audio.wav import check_speech, fit_length, read_wav
 from common.errors import UsageError
@@ -85,7 +86,7 @@ class KeywordSpotting(Task):
     description = ("keyword spotting on raw 16 kHz audio (log-mel inside the model): CRNN or CNN, "
                    "vs RBF SVC on pooled log-mel features; listen slides over long recordings")
     config_class = KeywordSpottingConfig
-    embedded_datasets = (SpokenKeywords,)
+    embedded_datasets = (SpokenKeywords, PocketsphinxUtterances, KlettresWords)  # the last two: real_world only
     models = ("crnn", "cnn")
     monitor = "val_accuracy"
     benchmark_rows = (("keyword_spotting-spoken_keywords-cnn", {"model": "cnn"}),)

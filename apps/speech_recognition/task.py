@@ -13,6 +13,7 @@ from apps.speech_recognition.data import (SpokenDigits, UtteranceData, labels_to
                                           text_to_labels)
 from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
 from common.audio import DIGIT_WORDS, SAMPLE_RATE
+from common.audio.real import PocketsphinxUtterances
 from common.audio.summary import AudioSummary
 from common.audio.wav import check_speech, read_wav
 from common.errors import UsageError
@@ -44,7 +45,7 @@ class SpeechRecognition(Task):
     description = ("CTC recogniser of spoken digit strings on raw 16 kHz audio: convolutions + bidirectional "
                    "GRU/LSTM, greedy and beam-search decoding, WER with jiwer")
     config_class = SpeechRecognitionConfig
-    embedded_datasets = (SpokenDigits,)
+    embedded_datasets = (SpokenDigits, PocketsphinxUtterances)  # the second: real_world only
     models = ("gru", "lstm")
     primary_metric = ("wer", "lower", ".4f")
 
