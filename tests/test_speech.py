@@ -47,9 +47,9 @@ def test_synthesiser_and_voice_split():
 
 def test_tiny_keyword_and_digit_sets():
     data = load_keywords("spoken_keywords/tiny")
-    assert data.class_names == list(KEYWORD_CLASSES) and data.sizes == {"train": 66, "validation": 44, "test": 44}
+    assert data.class_names == list(KEYWORD_CLASSES) and data.sizes == {"train": 72, "validation": 48, "test": 48}
     audio, labels = data.arrays("test")
-    assert audio.shape == (44, SAMPLE_RATE) and audio.dtype == np.float32 and sorted(set(labels)) == list(range(22))
+    assert audio.shape == (48, SAMPLE_RATE) and audio.dtype == np.float32 and sorted(set(labels)) == list(range(22))
     assert np.abs(audio).max() <= 1.0
     utterances = load_utterances("spoken_digits/tiny")
     assert utterances.sizes == {"train": 18, "validation": 12, "test": 12}
@@ -165,6 +165,11 @@ def test_keyword_spotting_cli_end_to_end(cli, tmp_path):
     write_wav(str(scipy_stereo), np.zeros((800, 2), np.float32))
     code, out, err = cli("keyword_spotting", "predict", "--run", run, scipy_stereo)
     assert code == 2 and err.strip().count("\n") == 0 and "2 channels" in err
+    for name, audio, message in (("silent.wav", np.zeros(SAMPLE_RATE, np.float32), "is silent"),
+                                 ("short.wav", np.full(800, 0.1, np.float32), "lasts 50 ms")):
+        write_wav(str(tmp_path / name), audio)
+        code, out, err = cli("keyword_spotting", "listen", "--run", run, tmp_path / name)
+        assert code == 2 and err.strip().count("\n") == 0 and message in err, err
     code, out, err = cli("keyword_spotting", "export", "--run", run)
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
@@ -187,6 +192,9 @@ def test_speech_recognition_cli_end_to_end(cli, tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
     code, out, err = cli("speech_recognition", "predict", "--run", run, tmp_path / "bad.wav")
     assert code == 2 and "not a readable WAV" in err
+    write_wav(str(tmp_path / "silent.wav"), np.zeros(SAMPLE_RATE, np.float32))
+    code, out, err = cli("speech_recognition", "predict", "--run", run, tmp_path / "silent.wav")
+    assert code == 2 and err.strip().count("\n") == 0 and "is silent" in err, err
     code, out, err = cli("speech_recognition", "export", "--run", run)
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]

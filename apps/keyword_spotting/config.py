@@ -22,4 +22,6 @@ class KeywordSpottingConfig(AudioConfig):
     rnn_units: int = option(64, "crnn: GRU units per direction.", min=1)
     time_shift_ms: int = option(100, "Training augmentation: shift clips in time by up to this many ms.", min=0)
     threshold: float = option(0.7, "listen: the lowest keyword probability that counts as a detection.", min=0.0)
+    real_world: bool = option(True, "After training, score the model and PocketSphinx keyword search on real human "
+                                    "recordings (Debian pocketsphinx-testdata, klettres-data); not for /tiny sets.")
     hop_ms: int = option(250, "listen: step of the one-second window over the recording, in ms.", min=10)

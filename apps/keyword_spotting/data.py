@@ -25,6 +25,17 @@ from common.errors import UsageError
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go") + DIGIT_WORDS
 UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "backward",
                  "follow", "forward", "learn", "visual")
+# More words for `_unknown_`: letter names and common short English words, none a keyword's homophone
+# ("to", "for", "know", "won" and "ate" are left out).
+OTHER_WORDS = ("bee", "see", "dee", "eff", "gee", "jay", "kay", "el", "em", "en", "oh", "pee", "queue", "are", "ess",
+               "tee", "you", "vee", "ex", "why", "zed", "the", "and", "of", "in", "is", "it", "was", "he", "that",
+               "with", "his", "be", "at", "by", "had", "not", "but", "what", "all", "we", "when", "can", "said",
+               "then", "them", "so", "some", "her", "like", "him", "time", "has", "look", "more", "day", "could",
+               "come", "did", "my", "first", "call", "who", "now", "find", "long", "made", "may", "part", "only",
+               "little", "work", "place", "live", "me", "back", "give", "most", "very", "after", "our", "just",
+               "name", "good", "man", "think", "say", "great", "where", "help", "much", "line", "old", "same",
+               "tell", "boy", "show", "also", "key", "sky", "dog", "car", "gas", "hot", "jet", "pet", "saw", "sit")
+UNKNOWN_PER_KEYWORD = 3  # _unknown_ clips per voice for each clip of a keyword: whole words, fragments, junctions
 UNKNOWN, BACKGROUND = "_unknown_", "_background_"
 KEYWORD_CLASSES = KEYWORDS + (UNKNOWN, BACKGROUND)
 
@@ -35,8 +46,10 @@ class SpokenKeywords(SpeechBuilder):
     synthesised with eSpeak NG; whole voices held out for validation and test (see `common.audio.datasets`)."""
 
     name = "spoken_keywords"
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Four clips per training voice and class (was two)."}
+    VERSION = tfds.core.Version("1.2.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Four clips per training voice and class (was two).",
+                     "1.2.0": "_unknown_: three times the clips, a third each whole other words (now also letter "
+                              "names and short common words), word fragments and junctions of two words."}
     DESCRIPTION = "20 keywords + unknown + background, 1 s at 16 kHz, eSpeak NG voices (test voices unseen)."
     BUILDER_CONFIGS = [
         SpeechConfig(name="default", validation_voices=12, test_voices=16, per_voice=4,
@@ -54,7 +67,7 @@ class SpokenKeywords(SpeechBuilder):
         rng = np.random.default_rng([seed, 1])
         for variant in variants:
             for label, name in enumerate(KEYWORD_CLASSES):
-                for k in range(self.builder_config.per_voice):
+                for k in range(self.builder_config.per_voice * (UNKNOWN_PER_KEYWORD if name == UNKNOWN else 1)):
                     clip, word, voice = self._clip(rng, synthesizer, variant, name)
                     yield f"{variant}/{name}/{k}", {"audio": to_pcm(clip), "label": label, "word": word,
                                                     "voice": voice}
@@ -64,13 +77,39 @@ class SpokenKeywords(SpeechBuilder):
         if name == BACKGROUND:
             level = 10 ** rng.uniform(-3.5, -1.0)  # RMS from near-silence to loud noise
             return background_noise(rng, SAMPLE_RATE) * level, "", ""
-        word = UNKNOWN_WORDS[rng.integers(len(UNKNOWN_WORDS))] if name == UNKNOWN else name
         delivery = random_delivery(rng, variant)
-        speech = trim_silence(synthesizer.say(word, **delivery))[:SAMPLE_RATE]
+        if name == UNKNOWN:
+            speech, word = unknown_speech(rng, synthesizer, delivery)
+        else:
+            word, speech = name, trim_silence(synthesizer.say(name, **delivery))
+        speech = speech[:SAMPLE_RATE]
         clip = np.zeros(SAMPLE_RATE, np.float32)
         start = int(rng.integers(0, SAMPLE_RATE - len(speech) + 1))
         clip[start: start + len(speech)] = speech
         return np.clip(noisy(rng, clip), -1.0, 1.0), word, delivery["voice"]
+
+
+def unknown_speech(rng, synthesizer: Synthesizer, delivery: dict) -> tuple[np.ndarray, str]:
+    """An `_unknown_` sound and what it is: a whole non-keyword (a third), a fragment of 25-50% of any
+    word, keywords included, from its start or its end (a third: `listen` slides over such pieces), or
+    the end of one word and the start of the next (a third: the window between two words)."""
+    kind = rng.integers(3)
+    words = UNKNOWN_WORDS + OTHER_WORDS
+    if kind == 0:
+        word = words[rng.integers(len(words))]
+        return trim_silence(synthesizer.say(word, **delivery)), word
+    pool = words + KEYWORDS
+    first = pool[rng.integers(len(pool))]
+    speech = trim_silence(synthesizer.say(first, **delivery))
+    cut = int(len(speech) * rng.uniform(0.25, 0.5))
+    if kind == 1:
+        from_start = bool(rng.integers(2))
+        return (speech[:cut], f"{first}[:{cut}]") if from_start else (speech[-cut:], f"{first}[-{cut}:]")
+    second = pool[rng.integers(len(pool))]
+    following = trim_silence(synthesizer.say(second, **delivery))
+    cut2 = int(len(following) * rng.uniform(0.25, 0.5))
+    gap = np.zeros(int(rng.integers(0, SAMPLE_RATE // 10)), np.float32)
+    return np.concatenate([speech[-cut:], gap, following[:cut2]]), f"{first}[-{cut}:]+{second}[:{cut2}]"
 
 
 @dataclass

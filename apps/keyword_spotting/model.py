@@ -12,6 +12,7 @@ import keras
 from keras import layers, ops
 
 from common.audio import SAMPLE_RATE
+from common.audio.augment import RoomSimulation, SpecAugment
 from common.audio.frontend import log_mel
 
 
@@ -53,8 +54,8 @@ def _conv_block(x, filters: int, pool, name: str):
 
 
 def build_keyword_model(num_classes: int, *, model: str = "cnn", num_mel_bins: int = 40, width: int = 32,
-                        rnn_units: int = 64, dropout: float = 0.2, time_shift: int = 0, seed: int = 0,
-                        samples: int = SAMPLE_RATE) -> keras.Model:
+                        rnn_units: int = 64, dropout: float = 0.2, time_shift: int = 0, augment: bool = False,
+                        seed: int = 0, samples: int = SAMPLE_RATE) -> keras.Model:
     """A keyword classifier from `(batch, samples)` raw 16 kHz audio to class probabilities.
 
     Args:
@@ -67,6 +68,8 @@ def build_keyword_model(num_classes: int, *, model: str = "cnn", num_mel_bins: i
         rnn_units: crnn: GRU units per direction.
         dropout: before the classifier.
         time_shift: training augmentation: random shift of up to this many samples.
+        augment: training augmentation: a random room and microphone on the audio (`RoomSimulation`),
+            SpecAugment masks on the log-mel spectrogram (`common.audio.augment`).
         seed: seed of the augmentation.
         samples: clip length in samples.
 
@@ -78,7 +81,11 @@ def build_keyword_model(num_classes: int, *, model: str = "cnn", num_mel_bins: i
         raise ValueError(f"model={model!r} is not one of: cnn, crnn")
     audio = keras.Input(shape=(samples,), name="audio")
     x = RandomTimeShift(time_shift, seed=seed, name="time_shift")(audio) if time_shift else audio
+    if augment:
+        x = RoomSimulation(seed=seed, name="room")(x)
     x = log_mel(x, num_mel_bins)
+    if augment:
+        x = SpecAugment(seed=seed, name="spec_augment")(x)
     if model == "cnn":
         # Flattened, not globally pooled: a word is an order of sounds, which a bag of local features loses.
         for index, filters in enumerate((width, 2 * width, 4 * width, 4 * width)):

@@ -3,6 +3,8 @@ pooled log-mel features; `predict` classifies WAV files, `listen` slides over a 
 
 from __future__ import annotations
 
+import sys
+
 import keras
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
@@ -10,10 +12,12 @@ from sklearn.metrics import classification_report, confusion_matrix
 from apps.keyword_spotting.config import KeywordSpottingConfig
 from apps.keyword_spotting.data import BACKGROUND, UNKNOWN, KeywordData, SpokenKeywords, load_keywords
 from apps.keyword_spotting.model import build_keyword_model
+from apps.keyword_spotting.real_world import REAL_SETS, real_world_keywords
 from common.audio import SAMPLE_RATE
 from common.audio.frontend import FFT, HOP, WINDOW
+from common.audio.real import KlettresWords, PocketsphinxUtterances
 from common.audio.summary import AudioSummary
-from common.audio.wav import fit_length, read_wav
+from common.audio.wav import check_speech, fit_length, read_wav
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
 from common.metrics import classification_metrics
@@ -82,7 +86,7 @@ class KeywordSpotting(Task):
     description = ("keyword spotting on raw 16 kHz audio (log-mel inside the model): CRNN or CNN, "
                    "vs RBF SVC on pooled log-mel features; listen slides over long recordings")
     config_class = KeywordSpottingConfig
-    embedded_datasets = (SpokenKeywords,)
+    embedded_datasets = (SpokenKeywords, PocketsphinxUtterances, KlettresWords)  # the last two: real_world only
     models = ("crnn", "cnn")
     monitor = "val_accuracy"
     benchmark_rows = (("keyword_spotting-spoken_keywords-cnn", {"model": "cnn"}),)
@@ -110,7 +114,8 @@ class KeywordSpotting(Task):
     def build_model(self, cfg: KeywordSpottingConfig, data: KeywordData):
         return build_keyword_model(len(data.class_names), model=cfg.model, num_mel_bins=cfg.num_mel_bins,
                                    width=cfg.width, rnn_units=cfg.rnn_units, dropout=cfg.dropout,
-                                   time_shift=cfg.time_shift_ms * SAMPLE_RATE // 1000, seed=cfg.seed)
+                                   time_shift=cfg.time_shift_ms * SAMPLE_RATE // 1000, augment=cfg.augment,
+                                   seed=cfg.seed)
 
     def build_losses(self, cfg):
         return "sparse_categorical_crossentropy"
@@ -153,6 +158,36 @@ class KeywordSpotting(Task):
                                "macro_f1": float(f1_score(y_test, predicted, average="macro")),
                                "C": float(best[-1].C)}}
 
+    def real_world(self, model, cfg: KeywordSpottingConfig, data: KeywordData) -> dict:
+        """The model (`listen` at the config's threshold and hop) and PocketSphinx keyword search on the
+        real recordings of `common.audio.real` (`apps.keyword_spotting.real_world`); skipped for the
+        `/tiny` test sets and with `real_world=false`."""
+        if not cfg.real_world or data.name.endswith("/tiny"):
+            return {}
+        from common.audio.real import load_real_clips
+        from common.audio.sphinx import PocketSphinx
+
+        keywords = [c for c in data.class_names if not c.startswith("_")]
+        hop = cfg.hop_ms * SAMPLE_RATE // 1000
+
+        def spot(audio):
+            return [d["keyword"] for d in listen(model, audio, data.class_names, threshold=cfg.threshold, hop=hop)]
+
+        try:
+            sphinx = PocketSphinx()
+        except UsageError as exc:
+            print(f"keyword_spotting: the PocketSphinx baseline is skipped: {exc}", file=sys.stderr)
+            sphinx = None
+        found = {}
+        for name in REAL_SETS:
+            try:
+                clips = load_real_clips(name, cfg.data_dir)
+            except UsageError as exc:  # the Debian package is not installed
+                print(f"keyword_spotting: real-world set {name} skipped: {exc}", file=sys.stderr)
+                continue
+            found[name] = real_world_keywords(spot, sphinx, clips, keywords)
+        return found
+
     def figures(self, model, cfg, data: KeywordData, inputs, split="test") -> dict:
         audio, labels = data.arrays(split)
         predicted = model.predict(audio, batch_size=256, verbose=0).argmax(axis=1)
@@ -182,6 +217,7 @@ class KeywordSpotting(Task):
         records = []
         for path in inputs:
             audio, rate = read_wav(path)
+            check_speech(audio, path)
             p = model.predict(fit_length(audio)[None], verbose=0)[0]
             top = np.argsort(p)[::-1][:3]
             record = {"file": path, "keyword": class_names[int(top[0])], "probability": round(float(p[top[0]]), 4),
@@ -202,6 +238,7 @@ class KeywordSpotting(Task):
         if not 0.0 <= threshold <= 1.0 or hop_ms < 10:
             raise UsageError("--threshold must be in [0, 1] and --hop-ms at least 10")
         audio, _ = read_wav(args.wav)
+        check_speech(audio, args.wav)
         found = listen(model, audio, self._class_names(model, summary), threshold=threshold,
                        hop=hop_ms * SAMPLE_RATE // 1000)
         lines = [f"{d['start']:7.2f} - {d['end']:6.2f} s  {d['keyword']:6s} ({d['probability']:.3f})" for d in found]

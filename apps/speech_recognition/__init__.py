@@ -13,8 +13,11 @@
   `common.audio.frontend`) is the model's first layer, so saved and exported models take raw audio;
   then three strided convolutions + bidirectional GRU/LSTM trained with CTC (`keras.ops.ctc_loss`),
   decoded greedily or by beam search (`keras.ops.ctc_decode`), scored by word error rate (jiwer).
+* Training augmentation (`augment`, `common.audio.augment`): a random room and microphone and SpecAugment.
 * Baseline: the constant guess of the most common digit at the most common length.
-* WAV input (`common.audio.wav`): other sample rates (>= 8 kHz) are resampled to 16 kHz; stereo, empty
-  and corrupt files are refused with one line and exit code 2.
+* Real voices (`real_world`): after training, the model and PocketSphinx (a digits grammar; its en-us
+  language model) on the real digit recordings of Debian pocketsphinx-testdata.
+* WAV input (`common.audio.wav`): other sample rates (>= 8 kHz) are resampled to 16 kHz; stereo, empty,
+  corrupt, too short (< 100 ms) and silent files are refused with one line and exit code 2.
 * TensorBoard: test clips in the Audio tab (`tf.summary.audio`), transcripts in the Text tab.
 """

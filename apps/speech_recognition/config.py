@@ -22,4 +22,9 @@ class SpeechRecognitionConfig(AudioConfig):
     rnn_layers: int = option(1, "Stacked bidirectional recurrent layers.", min=1)
     rnn_units: int = option(64, "Units per direction of each recurrent layer.", min=1)
     beam_width: int = option(8, "Beam width of CTC beam-search decoding (greedy decoding is also reported).", min=1)
+    augment: bool = option(False, "Training augmentation towards real recordings: a random room and microphone "
+                                  "(reverberation, band-limiting, noise at 0-30 dB SNR, gain) and SpecAugment masks. "
+                                  "Off by default: it did worse on the real digit clips (README).")
+    real_world: bool = option(True, "After training, score the model and PocketSphinx on the real digit recordings of "
+                                    "Debian pocketsphinx-testdata; not for /tiny sets.")
     decoder: str = option("beam", "Decoding used by predict.", choices=("greedy", "beam"))

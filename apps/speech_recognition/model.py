@@ -16,11 +16,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from common.audio.augment import RoomSimulation, SpecAugment
 from common.audio.frontend import log_mel
 
 
 def build_ctc_model(vocabulary_size: int, *, num_mel_bins: int = 40, width: int = 16, rnn: str = "gru",
-                    rnn_layers: int = 1, rnn_units: int = 64, dropout: float = 0.2) -> keras.Model:
+                    rnn_layers: int = 1, rnn_units: int = 64, dropout: float = 0.2, augment: bool = False,
+                    seed: int = 0) -> keras.Model:
     """A CTC recogniser from `(batch, samples)` raw 16 kHz audio of any length to per-frame logits
     `(batch, ceil(frames / 8), vocabulary_size + 1)`; index 0 is the CTC blank.
 
@@ -35,6 +37,9 @@ def build_ctc_model(vocabulary_size: int, *, num_mel_bins: int = 40, width: int 
         rnn_layers: stacked bidirectional layers.
         rnn_units: units per direction.
         dropout: after each recurrent layer.
+        augment: training augmentation: a random room and microphone on the audio (`RoomSimulation`),
+            SpecAugment masks on the log-mel spectrogram (`common.audio.augment`).
+        seed: seed of the augmentation.
 
     Example:
         >>> build_ctc_model(10, width=4, rnn_units=8)(np.zeros((1, 16000), "float32")).shape
@@ -43,7 +48,10 @@ def build_ctc_model(vocabulary_size: int, *, num_mel_bins: int = 40, width: int 
     if rnn not in ("gru", "lstm"):
         raise ValueError(f"rnn={rnn!r} is not one of: gru, lstm")
     audio = keras.Input(shape=(None,), name="audio")
-    x = log_mel(audio, num_mel_bins)
+    x = RoomSimulation(seed=seed, name="room")(audio) if augment else audio
+    x = log_mel(x, num_mel_bins)
+    if augment:
+        x = SpecAugment(seed=seed, name="spec_augment")(x)
     bands = num_mel_bins
     for index, filters in enumerate((width, 2 * width, 2 * width)):
         x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False, name=f"conv{index + 1}")(x)

@@ -3,6 +3,8 @@ log-mel spectrograms, greedy and beam-search decoding, word error rate (jiwer) o
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -11,8 +13,9 @@ from apps.speech_recognition.data import (SpokenDigits, UtteranceData, labels_to
                                           text_to_labels)
 from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
 from common.audio import DIGIT_WORDS, SAMPLE_RATE
+from common.audio.real import PocketsphinxUtterances
 from common.audio.summary import AudioSummary
-from common.audio.wav import read_wav
+from common.audio.wav import check_speech, read_wav
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
@@ -26,12 +29,23 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     return float(jiwer.wer(references, [h if h else "" for h in hypotheses]))
 
 
+def digit_words(text: str) -> str:
+    """The digit words of a transcript, in order ("eight of spades four" -> "eight four")."""
+    return " ".join(w for w in text.lower().split() if w in DIGIT_WORDS)
+
+
+def transcript_scores(references: list[str], hypotheses: list[str]) -> dict:
+    return {"wer": word_error_rate(references, hypotheses),
+            "sentence_accuracy": float(np.mean([r == h for r, h in zip(references, hypotheses)])),
+            "words": sum(len(r.split()) for r in references)}
+
+
 class SpeechRecognition(Task):
     name = "speech_recognition"
     description = ("CTC recogniser of spoken digit strings on raw 16 kHz audio: convolutions + bidirectional "
                    "GRU/LSTM, greedy and beam-search decoding, WER with jiwer")
     config_class = SpeechRecognitionConfig
-    embedded_datasets = (SpokenDigits,)
+    embedded_datasets = (SpokenDigits, PocketsphinxUtterances)  # the second: real_world only
     models = ("gru", "lstm")
     primary_metric = ("wer", "lower", ".4f")
 
@@ -76,7 +90,8 @@ class SpeechRecognition(Task):
 
     def build_model(self, cfg: SpeechRecognitionConfig, data: UtteranceData):
         return build_ctc_model(len(data.vocabulary), num_mel_bins=cfg.num_mel_bins, width=cfg.width, rnn=cfg.rnn,
-                               rnn_layers=cfg.rnn_layers, rnn_units=cfg.rnn_units, dropout=cfg.dropout)
+                               rnn_layers=cfg.rnn_layers, rnn_units=cfg.rnn_units, dropout=cfg.dropout,
+                               augment=cfg.augment, seed=cfg.seed)
 
     def build_losses(self, cfg):
         return CTCLoss()
@@ -115,6 +130,45 @@ class SpeechRecognition(Task):
         return {"constant_guess": {"wer": word_error_rate(data.texts["test"], [guess] * len(data.texts["test"])),
                                    "transcript": guess}}
 
+    def real_world(self, model, cfg: SpeechRecognitionConfig, data: UtteranceData) -> dict:
+        """The model (beam search) and PocketSphinx on the real recordings of Debian pocketsphinx-testdata
+        that hold digit words (`common.audio.real`): `pocketsphinx_digit_strings`, the clips that are
+        digit strings and nothing else, and `pocketsphinx_digit_words`, every clip with digit words, its
+        reference those words alone ("eight of spades four of clubs" -> "eight four"). PocketSphinx
+        decodes with a grammar of digit strings (`pocketsphinx_digits`, what the model is asked) and
+        with its full en-us language model, digit words kept (`pocketsphinx_lm`). Skipped for the `/tiny`
+        test sets and with `real_world=false`."""
+        if not cfg.real_world or data.name.endswith("/tiny"):
+            return {}
+        from common.audio.real import load_real_clips
+        from common.audio.sphinx import PocketSphinx
+
+        try:
+            clips = load_real_clips("pocketsphinx_utterances", cfg.data_dir)
+        except UsageError as exc:
+            print(f"speech_recognition: real-world sets skipped: {exc}", file=sys.stderr)
+            return {}
+        try:
+            sphinx = PocketSphinx()
+        except UsageError as exc:
+            print(f"speech_recognition: the PocketSphinx baseline is skipped: {exc}", file=sys.stderr)
+            sphinx = None
+        picks = [i for i, t in enumerate(clips.texts) if digit_words(t)]
+        audio = [clips.audio[i] for i in picks]
+        references = [digit_words(clips.texts[i]) for i in picks]
+        whole = [references[k] == clips.texts[i].lower().strip() for k, i in enumerate(picks)]
+        heard = {"model": self.transcribe(model, audio, strategy="beam", beam_width=cfg.beam_width)}
+        if sphinx is not None:
+            heard["pocketsphinx_digits"] = [sphinx.digits(a) for a in audio]
+            heard["pocketsphinx_lm"] = [digit_words(sphinx.transcribe(a)) for a in audio]
+        found = {}
+        for name, keep in (("pocketsphinx_digit_strings", whole), ("pocketsphinx_digit_words", [True] * len(picks))):
+            refs = [r for r, k in zip(references, keep) if k]
+            scores = {who: transcript_scores(refs, [h for h, k in zip(hyps, keep) if k]) for who, hyps in heard.items()}
+            found[name] = {"source": clips.source, "examples": len(refs), "model": scores.pop("model"),
+                           "baselines": scores}
+        return found
+
     def callbacks(self, cfg: SpeechRecognitionConfig, data: UtteranceData, run) -> list:
         if not cfg.audio_examples:
             return []
@@ -140,6 +194,7 @@ class SpeechRecognition(Task):
         records = []
         for path in inputs:
             audio, rate = read_wav(path)
+            check_speech(audio, path)
             text = self.transcribe(model, [audio], strategy=cfg.decoder, beam_width=cfg.beam_width)[0]
             record = {"file": path, "transcript": text,
                       "digits": "".join(str(DIGIT_WORDS.index(w)) for w in text.split())}

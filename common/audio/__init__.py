@@ -5,6 +5,9 @@
 * `synthesis`: the eSpeak NG synthesiser (`Synthesizer`) and the noise and deliveries of its clips.
 * `datasets`: the base of the applications' synthesised TFDS builders (`SpeechBuilder`), the voice
   split and the PCM storage of their audio.
+* `real`: real human recordings (Debian pocketsphinx-testdata, klettres-data) as evaluation-only TFDS sets.
+* `sphinx`: the PocketSphinx baseline (language model, digits grammar, keyword search).
+* `augment`: training augmentation towards real recordings (`RoomSimulation`, `SpecAugment`).
 * `config`: the config fields both applications share (`AudioConfig`).
 * `summary`: clips in TensorBoard's Audio tab (`AudioSummary`).
 * `say`: `python -m common.audio.say "three one four" digits.wav` makes a test WAV.

@@ -16,6 +16,8 @@ class AudioConfig(TrainConfig):
                                min=8)
     width: int = option(16, "Filters of the first convolution (doubled in later ones).", min=1)
     dropout: float = option(0.2, "Dropout before the classifier (and between recurrent layers).", min=0.0)
+    augment: bool = option(True, "Training augmentation towards real recordings: a random room and microphone "
+                                 "(reverberation, band-limiting, noise at 0-30 dB SNR, gain) and SpecAugment masks.")
     audio_examples: int = option(6, "Test clips written to TensorBoard's Audio tab with their predictions.", min=0)
 
     def validate(self):

@@ -55,6 +55,21 @@ def read_wav(path: str, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int
     return audio, int(rate)
 
 
+MIN_SECONDS = 0.1  # shorter than any spoken word
+SILENCE = 10 ** (-60 / 20)  # a peak below -60 dB of full scale holds no speech the models can hear
+
+
+def check_speech(audio: np.ndarray, path: str, min_seconds: float = MIN_SECONDS, sample_rate: int = SAMPLE_RATE) -> None:
+    """Refuses (`UsageError`) a recording too short to hold a word or silent (peak below -60 dBFS)."""
+    seconds = len(audio) / sample_rate
+    if seconds < min_seconds:
+        raise UsageError(f"{path} lasts {seconds * 1000:.0f} ms; a spoken word needs at least {min_seconds * 1000:.0f} ms")
+    peak = float(np.abs(audio).max())
+    if peak < SILENCE:
+        raise UsageError(f"{path} is silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dB of full scale, below -60 dB): "
+                         "no speech to recognise")
+
+
 def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
     """Writes float samples in [-1, 1] as a 16-bit mono (or `(n, channels)`) WAV file."""
     import scipy.io.wavfile
