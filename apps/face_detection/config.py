@@ -36,16 +36,26 @@ class FaceDetectionConfig(TrainConfig):
     min_face: int = option(24, "Detection: smallest face side searched, in pixels.", min=8)
     max_face: int = option(0, "Detection: largest face side searched, in pixels (0 = the image's shorter side).", min=0)
     scale_step: float = option(1.2, "Detection: size ratio of consecutive image-pyramid levels.", min=1.01)
-    threshold: float = option(0.5, "Detection: lowest face probability kept.", min=0.0)
+    threshold: float = option(0.0, "Detection: lowest face probability kept; 0 = the threshold calibrated at the end "
+                                   "of training (the lowest at which the two validation photos get no box, but at "
+                                   "most one that keeps calibration_recall of the validation faces), kept in "
+                                   "metrics.json.", min=0.0)
+    calibration_recall: float = option(0.8, "Calibration: share of the validation face windows the calibrated "
+                                            "threshold must keep.", min=0.0)
+    min_neighbors: int = option(3, "Detection: a box needs this many windows above the threshold (itself included) "
+                                   "overlapping it with IoU >= 0.5, as OpenCV's minNeighbors (1 = off).", min=1)
     nms_iou: float = option(0.3, "Detection: a box overlapping a better one by more than this IoU is dropped.", min=0.0)
     max_faces: int = option(10, "Detection: at most this many boxes per image.", min=1)
+    real_world_baselines: bool = option(True, "Score MTCNN, OpenCV's Haar cascade and BlazeFace on the real photos "
+                                              "next to the model (real_world in metrics.json).")
     predictions_dir: str = option("", "predict writes each image with its boxes drawn here, as NAME_faces.png "
                                       "(default: RUN/predictions).")
 
     def validate(self):
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
-        if self.threshold > 1.0 or self.nms_iou > 1.0:
-            raise UsageError(f"threshold={self.threshold} and nms_iou={self.nms_iou} must be in [0, 1]")
+        if self.threshold > 1.0 or self.nms_iou > 1.0 or self.calibration_recall > 1.0:
+            raise UsageError(f"threshold={self.threshold}, nms_iou={self.nms_iou} and calibration_recall="
+                             f"{self.calibration_recall} must be in [0, 1]")
         if self.max_face and self.max_face < self.min_face:
             raise UsageError(f"max_face={self.max_face} is smaller than min_face={self.min_face}")
