@@ -163,15 +163,17 @@ def face_free_photos() -> list[np.ndarray]:
 
 
 def validation_photos() -> list[np.ndarray]:
-    """scikit-learn's two sample photos (china.jpg, flower.jpg; no faces, never trained on), grey float32 (H, W)."""
+    """Three face-free photos never trained on, grey float32 (H, W): scikit-learn's two sample photos
+    (china.jpg, flower.jpg) and the left view of scikit-image's stereo motorcycle (a cluttered garage)."""
+    import skimage.data
     from sklearn.datasets import load_sample_images
 
-    return [to_grey(photo) for photo in load_sample_images().images]
+    return [to_grey(photo) for photo in (*load_sample_images().images, skimage.data.stereo_motorcycle()[0])]
 
 
 def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
-    """`count` windows of scikit-learn's two sample photos (china.jpg, flower.jpg; no faces, never trained on),
-    drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
+    """`count` windows of the `validation_photos` (no faces, never trained on), drawn from every level of a
+    detector pyramid: float32 (count, 25, 25, 1)."""
     windows = np.concatenate([pyramid_windows(photo, min_face=WINDOW, scale_step=1.3)[0]
                               for photo in validation_photos()])
     return windows[np.sort(np.random.default_rng(seed).choice(len(windows), min(count, len(windows)), replace=False))]

@@ -162,8 +162,8 @@ class FaceDetection(Task):
         }
 
     def _validation(self, cfg, data: DetectionData) -> tf.data.Dataset:
-        """lfw_subset's validation windows and `validation_negatives` windows of two photos never trained on,
-        with weights that give faces and non-faces equal shares of the validation loss.
+        """lfw_subset's validation windows and `validation_negatives` windows of the three validation photos
+        (never trained on), with weights that give faces and non-faces equal shares of the validation loss.
 
         Without the photo windows, the validation loss would judge 20 easy windows and pick the
         checkpoint of an early epoch, before any hard negatives.
@@ -213,7 +213,7 @@ class FaceDetection(Task):
 
     def calibrate(self, model, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
         """Chooses the detection threshold on validation material only (`calibrate_threshold`): every pyramid
-        window of the two validation photos (china.jpg, flower.jpg: no faces, never trained on) and
+        window of the three validation photos (`validation_photos`: no faces, never trained on) and
         lfw_subset's validation faces with their mirror images. Kept in `data.calibration`."""
         scorer = window_logits(model)
         photo_scores = [score_windows(scorer, photo, min_face=cfg.min_face, max_face=cfg.max_face,
