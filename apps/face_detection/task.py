@@ -7,7 +7,9 @@ photos that the model trained so far scores most face-like (bootstrapping, as in
 and Viola and Jones' detectors). Without them, a classifier that is right on 40 held-out windows
 still fires on thousands of the astronaut photo's windows. Test metrics: classifier accuracy on the
 held-out lfw_subset test split (20 faces, 20 non-faces), and the detector's best box on the
-astronaut photo against a box marked there by hand (`ASTRONAUT_FACE`).
+astronaut photo against a box marked there by hand (`ASTRONAUT_FACE`). The detection threshold is
+calibrated on validation photos (`FaceDetection.calibrate`); `real_world` scores the detector and
+three pre-trained detectors (`baselines.py`) on real photos with faces marked by hand.
 """
 
 from __future__ import annotations
