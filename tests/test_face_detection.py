@@ -19,7 +19,7 @@ from conftest import read_json, write_png
 
 TINY_DETECTOR = ["--set", "width=4", "--set", "negatives=64", "--set", "min_face=64", "--set", "scale_step=1.5",
                  "--set", "hard_negative_rounds=1", "--set", "hard_negative_epochs=1", "--set", "hard_negatives=28",
-                 "--set", "validation_negatives=50"]
+                 "--set", "validation_negatives=50", "--set", "real_world_baselines=false"]
 
 
 def framed_squares() -> keras.Model:
@@ -127,6 +127,11 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path):
     assert {"accuracy", "loss", "astronaut_iou"} <= set(metrics["test"])
     assert 0.5 <= metrics["baselines"]["hog_linear_svm"]["accuracy"] <= 1.0
     assert metrics["data"]["astronaut"]["marked_box"] == list(ASTRONAUT_FACE)
+    calibration = metrics["data"]["calibration"]
+    assert 0.0 < calibration["threshold"] < 1.0 and metrics["data"]["astronaut"]["threshold"] == calibration["threshold"]
+    real = metrics["real_world"]["real_photos"]
+    assert real["examples"] == 4 and real["baselines"] == {}  # real_world_baselines=false
+    assert {"precision", "recall", "mean_iou", "false_boxes", "boxes"} <= set(real["model"])
     assert (run / "plots" / "astronaut_detections.png").exists() and os.listdir(run / "logs" / "train")
 
     code, out, err = cli("face_detection", "evaluate", "--run", run)
@@ -135,7 +140,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path):
     photo = tmp_path / "grey.png"
     write_png(str(photo), np.random.default_rng(0).integers(0, 255, (90, 120)))
     predictions = run / "predictions"  # the default place
-    code, out, err = cli("face_detection", "predict", "--run", run, "--set", "threshold=0", "astronaut", photo)
+    code, out, err = cli("face_detection", "predict", "--run", run, "--set", "threshold=1e-9", "astronaut", photo)
     assert code == 0, err
     assert '"faces"' in out and (predictions / "astronaut_faces.png").exists() and (predictions / "grey_faces.png").exists()
 
@@ -162,12 +167,13 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path):
 @pytest.mark.benchmark
 def test_default_detector_finds_the_astronaut(cli, tmp_path):
     """The default config (minutes on a CPU): the best box on the astronaut photo overlaps the face
-    marked by hand, ASTRONAUT_FACE = (176, 78, 272, 186) as x0, y0, x1, y1, with IoU >= 0.5."""
+    marked by hand, ASTRONAUT_FACE = (176, 78, 272, 186) as x0, y0, x1, y1, with IoU >= 0.5, and at the
+    calibrated threshold there is no other box."""
     run = tmp_path / "run"
     code, out, err = cli("face_detection", "train", "--quiet", "--output-dir", run)
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert metrics["test"]["accuracy"] >= 0.9
-    assert metrics["test"]["astronaut_iou"] >= 0.5
+    assert metrics["test"]["astronaut_iou"] >= 0.5 and metrics["test"]["astronaut_false_boxes"] == 0
     code, out, err = cli("face_detection", "predict", "--run", run, "--set", f"predictions_dir={tmp_path}", "astronaut")
     assert code == 0 and box_iou(json.loads(out)["faces"][0]["box"], ASTRONAUT_FACE) >= 0.5

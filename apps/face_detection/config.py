@@ -25,27 +25,38 @@ class FaceDetectionConfig(TrainConfig):
                              min=0.0)
     negatives: int = option(3000, "Extra training negatives: random windows of face-free scikit-image photos "
                                   "(coffee, rocket, textures, ...); the held-out splits stay lfw_subset only.", min=0)
-    hard_negative_rounds: int = option(3, "Bootstrapping rounds: each mines the windows of the face-free photos that "
+    hard_negative_rounds: int = option(4, "Bootstrapping rounds: each mines the windows of the face-free photos that "
                                           "the model so far scores most face-like and trains on them (0 = off).", min=0)
-    hard_negative_epochs: int = option(6, "Epochs of each bootstrapping round (all rounds take at most epochs - 1).",
+    hard_negative_epochs: int = option(5, "Epochs of each bootstrapping round (all rounds take at most epochs - 1).",
                                        min=0)
-    hard_negatives: int = option(4000, "Hard negatives mined in each round (before the first, as many random windows).",
+    hard_negatives: int = option(6000, "Hard negatives mined in each round (before the first, as many random windows).",
                                  min=0)
-    validation_negatives: int = option(2000, "Validation negatives: windows of two photos never trained on (scikit-learn's "
-                                             "china.jpg and flower.jpg), weighted to count as much as the faces.", min=0)
+    validation_negatives: int = option(2000, "Validation negatives: windows of three photos never trained on (scikit-learn's "
+                                             "china.jpg and flower.jpg, scikit-image's stereo motorcycle, left), "
+                                             "weighted to count as much as the faces.", min=0)
     min_face: int = option(24, "Detection: smallest face side searched, in pixels.", min=8)
     max_face: int = option(0, "Detection: largest face side searched, in pixels (0 = the image's shorter side).", min=0)
     scale_step: float = option(1.2, "Detection: size ratio of consecutive image-pyramid levels.", min=1.01)
-    threshold: float = option(0.5, "Detection: lowest face probability kept.", min=0.0)
+    threshold: float = option(0.0, "Detection: lowest face probability kept; 0 = the threshold calibrated at the end "
+                                   "of training (the lowest at which the three validation photos get no box, but at "
+                                   "most one that keeps calibration_recall of the validation faces), kept in "
+                                   "metrics.json.", min=0.0)
+    calibration_recall: float = option(0.8, "Calibration: share of the validation face windows the calibrated "
+                                            "threshold must keep.", min=0.0)
+    min_neighbors: int = option(1, "Detection: a box needs this many windows above the threshold (itself included) "
+                                   "overlapping it with IoU >= 0.5, as OpenCV's minNeighbors (1 = off).", min=1)
     nms_iou: float = option(0.3, "Detection: a box overlapping a better one by more than this IoU is dropped.", min=0.0)
     max_faces: int = option(10, "Detection: at most this many boxes per image.", min=1)
+    real_world_baselines: bool = option(True, "Score MTCNN, OpenCV's Haar cascade and BlazeFace on the real photos "
+                                              "next to the model (real_world in metrics.json).")
     predictions_dir: str = option("", "predict writes each image with its boxes drawn here, as NAME_faces.png "
                                       "(default: RUN/predictions).")
 
     def validate(self):
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
-        if self.threshold > 1.0 or self.nms_iou > 1.0:
-            raise UsageError(f"threshold={self.threshold} and nms_iou={self.nms_iou} must be in [0, 1]")
+        if self.threshold > 1.0 or self.nms_iou > 1.0 or self.calibration_recall > 1.0:
+            raise UsageError(f"threshold={self.threshold}, nms_iou={self.nms_iou} and calibration_recall="
+                             f"{self.calibration_recall} must be in [0, 1]")
         if self.max_face and self.max_face < self.min_face:
             raise UsageError(f"max_face={self.max_face} is smaller than min_face={self.min_face}")

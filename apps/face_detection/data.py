@@ -7,18 +7,47 @@ embedded sets, so every run and machine sees the same 40 test images.
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from apps.face_detection.detector import WINDOW, pyramid_windows
+from common.datasets import default_data_dir
 from common.datasets.embedded import stratified_split_indices
+from common.errors import UsageError
 
 CLASS_NAMES = ["non_face", "face"]
 # scikit-image photos without a human face: windows cut from them are extra negatives.
 FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass",
                     "gravel", "coins", "moon", "page", "text", "clock", "horse", "cell", "colorwheel", "retina",
                     "checkerboard", "shepp_logan_phantom")
+
+INSIGHTFACE_VERSION = "2.1"  # its sdist carries insightface/data/images/t1.jpg (its wheel does not install here)
+
+# Real photos of faces that install offline, each face marked by hand as x0, y0, x1, y1 (looking at the
+# photo: from the hairline, or the cap's brim, to the chin and from cheek to cheek, as lfw_subset crops
+# faces). Never trained on and never used to choose anything: they are the real-world test set.
+REAL_PHOTOS = {
+    # scikit-image's astronaut (Eileen Collins, NASA, 512x512 RGB): one face.
+    "astronaut": ("scikit-image: skimage/data/astronaut.png", ((176, 78, 272, 186),)),
+    # scikit-image's cameraman (512x512 grey): one face in three-quarter profile, looking right.
+    "camera": ("scikit-image: skimage/data/camera.png", ((190, 122, 256, 198),)),
+    # Matplotlib's sample Grace Hopper portrait (512x600 RGB): one face under a navy cap, glasses.
+    "grace_hopper": ("matplotlib: mpl-data/sample_data/grace_hopper.jpg", ((168, 140, 362, 328),)),
+    # InsightFace's test photo (1280x886 RGB, six people at a poker table, faces 95-110 pixels wide, one
+    # turned aside), in the insightface sdist; the boxes are MTCNN's on it, checked by eye: all six on a face.
+    "insightface_t1": (f"insightface {INSIGHTFACE_VERSION} sdist: insightface/data/images/t1.jpg",
+                       ((54, 266, 164, 395), (269, 152, 365, 269), (466, 265, 569, 405), (743, 343, 842, 475),
+                        (911, 62, 1012, 198), (1134, 272, 1227, 397))),
+}
 
 
 class LfwSubset(tfds.core.GeneratorBasedBuilder):
@@ -54,6 +83,57 @@ class LfwSubset(tfds.core.GeneratorBasedBuilder):
             yield int(i), {"image": images[i], "label": int(labels[i])}
 
 
+def fetch_insightface_sdist(cache_dir: str) -> str:
+    """The insightface sdist (`INSIGHTFACE_VERSION`), from `cache_dir` or fetched from PyPI into it with
+    `pip download --no-binary :all:` (a package registry, reachable where the suite installs);
+    `$DLSUITE_INSIGHTFACE_SDIST` names a local copy instead. Only its test photo is read."""
+    local = os.environ.get("DLSUITE_INSIGHTFACE_SDIST")
+    if local:
+        if not os.path.isfile(local):
+            raise UsageError(f"DLSUITE_INSIGHTFACE_SDIST={local} is not a file")
+        return local
+    name = f"insightface-{INSIGHTFACE_VERSION}.tar.gz"
+    path = os.path.join(cache_dir, name)
+    if os.path.isfile(path):
+        return path
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                   "--dest", tmp, f"insightface=={INSIGHTFACE_VERSION}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        fetched = os.path.join(tmp, name)
+        if done.returncode or not os.path.isfile(fetched):
+            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
+            raise UsageError(f"cannot fetch the insightface=={INSIGHTFACE_VERSION} sdist from PyPI ({reason}); "
+                             f"download it elsewhere and set DLSUITE_INSIGHTFACE_SDIST=/path/to/{name}")
+        shutil.move(fetched, path)  # same file system: the cache never holds half a file
+    return path
+
+
+def real_photo(name: str, cache_dir: str = "") -> np.ndarray:
+    """The uint8 (H, W, 3) or (H, W) pixels of one of `REAL_PHOTOS` or another scikit-image data photo;
+    `cache_dir` keeps the insightface sdist (default: the suite's data dir, `downloads/`)."""
+    from PIL import Image
+
+    if name == "insightface_t1":
+        sdist = fetch_insightface_sdist(cache_dir or os.path.join(default_data_dir(), "downloads"))
+        with tarfile.open(sdist) as archive:
+            member = f"insightface-{INSIGHTFACE_VERSION}/insightface/data/images/t1.jpg"
+            try:
+                file = archive.extractfile(member)
+            except KeyError:
+                raise UsageError(f"{sdist} has no {member}") from None
+            return np.asarray(Image.open(io.BytesIO(file.read())).convert("RGB"))
+    if name == "grace_hopper":
+        from matplotlib.cbook import get_sample_data
+
+        with get_sample_data("grace_hopper.jpg") as file:
+            return np.asarray(Image.open(file).convert("RGB"))
+    import skimage.data
+
+    return getattr(skimage.data, name)()
+
+
 def load_lfw_subset(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (uint8 images (n, 25, 25, 1), labels (n,))}, prepared once into `data_dir`."""
     builder = LfwSubset(data_dir=data_dir)
@@ -82,13 +162,20 @@ def face_free_photos() -> list[np.ndarray]:
             for name in FACE_FREE_PHOTOS]
 
 
-def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
-    """`count` windows of scikit-learn's two sample photos (china.jpg, flower.jpg; no faces, never trained on),
-    drawn from every level of a detector pyramid: float32 (count, 25, 25, 1)."""
+def validation_photos() -> list[np.ndarray]:
+    """Three face-free photos never trained on, grey float32 (H, W): scikit-learn's two sample photos
+    (china.jpg, flower.jpg) and the left view of scikit-image's stereo motorcycle (a cluttered garage)."""
+    import skimage.data
     from sklearn.datasets import load_sample_images
 
-    windows = np.concatenate([pyramid_windows(to_grey(photo), min_face=WINDOW, scale_step=1.3)[0]
-                              for photo in load_sample_images().images])
+    return [to_grey(photo) for photo in (*load_sample_images().images, skimage.data.stereo_motorcycle()[0])]
+
+
+def held_out_windows(count: int, seed: int = 0) -> np.ndarray:
+    """`count` windows of the `validation_photos` (no faces, never trained on), drawn from every level of a
+    detector pyramid: float32 (count, 25, 25, 1)."""
+    windows = np.concatenate([pyramid_windows(photo, min_face=WINDOW, scale_step=1.3)[0]
+                              for photo in validation_photos()])
     return windows[np.sort(np.random.default_rng(seed).choice(len(windows), min(count, len(windows)), replace=False))]
 
 

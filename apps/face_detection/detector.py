@@ -137,7 +137,7 @@ def score_windows(scorer: keras.Model, grey: np.ndarray, *, min_face: int = 24, 
 
 
 def detect_faces(model: keras.Model, grey: np.ndarray, *, min_face: int = 24, max_face: int = 0,
-                 scale_step: float = 1.2, threshold: float = 0.5, iou: float = 0.3,
+                 scale_step: float = 1.2, threshold: float = 0.5, iou: float = 0.3, min_neighbors: int = 1,
                  max_faces: int = 10) -> list[dict]:
     """Faces in one grey image (H, W) with levels 0..255, best first.
 
@@ -148,31 +148,110 @@ def detect_faces(model: keras.Model, grey: np.ndarray, *, min_face: int = 24, ma
         scale_step: size ratio of consecutive pyramid levels.
         threshold: lowest face probability kept.
         iou: a box overlapping a better one by more than this is dropped (non-max suppression).
+        min_neighbors: a box needs this many windows above `threshold` (itself included) overlapping it
+            with IoU >= 0.5; see `select_faces`.
         max_faces: at most this many boxes.
 
     Returns:
-        [{"box": [x0, y0, x1, y1], "score": face probability, "logit": its logit}] in pixels of `grey`.
+        [{"box": [x0, y0, x1, y1], "score": face probability, "logit": its logit, "neighbors": n}] in pixels of `grey`.
 
     Example:
         >>> detect_faces(model, to_grey(skimage.data.astronaut()))[0]["box"]
     """
     _, logits, boxes = score_windows(window_logits(model), grey, min_face=min_face, max_face=max_face,
                                      scale_step=scale_step)
-    return select_faces(logits, boxes, threshold=threshold, iou=iou, max_faces=max_faces)
+    return select_faces(logits, boxes, threshold=threshold, iou=iou, min_neighbors=min_neighbors, max_faces=max_faces)
 
 
 def select_faces(logits: np.ndarray, boxes: np.ndarray, *, threshold: float = 0.5, iou: float = 0.3,
-                 max_faces: int = 10) -> list[dict]:
-    """The windows with face probability >= `threshold` that survive non-max suppression, best first."""
+                 min_neighbors: int = 1, max_faces: int = 10) -> list[dict]:
+    """The windows with face probability >= `threshold` that survive non-max suppression and have at
+    least `min_neighbors` windows above `threshold` (themselves included) overlapping them with IoU >= 0.5,
+    best first.
+
+    The neighbour count is Viola and Jones' (and OpenCV's `minNeighbors`) test: a real face is found
+    by many windows a few pixels or one pyramid level apart, a face-like speck of clutter by one or two.
+    """
     probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
     keep = probabilities >= threshold
     logits, boxes, probabilities = logits[keep], boxes[keep], probabilities[keep]
     if not len(logits):
         return []
+    # NMS first (more boxes than asked for, since the neighbour test may drop some), then neighbours.
     chosen = tf.image.non_max_suppression(boxes[:, [1, 0, 3, 2]].astype(np.float32), logits.astype(np.float32),
-                                          max_output_size=max_faces, iou_threshold=iou).numpy()
-    return [{"box": [int(round(v)) for v in boxes[i]], "score": round(float(probabilities[i]), 4),
-             "logit": round(float(logits[i]), 3)} for i in chosen]
+                                          max_output_size=max(max_faces, 10 * max_faces) if min_neighbors > 1
+                                          else max_faces, iou_threshold=iou).numpy()
+    neighbors = np.sum(pairwise_iou(boxes[chosen], boxes) >= 0.5, axis=1)
+    faces = [{"box": [int(round(v)) for v in boxes[i]], "score": round(float(probabilities[i]), 4),
+              "logit": round(float(logits[i]), 3), "neighbors": int(n)}
+             for i, n in zip(chosen, neighbors) if n >= min_neighbors]
+    return faces[:max_faces]
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of `a` (n, 4) with every box of `b` (m, 4), as x0 y0 x1 y1: (n, m)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4)[:, None], np.asarray(b, np.float64).reshape(-1, 4)[None]
+    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = width * height
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def match_scores(found: list[list], marked: list[list], min_iou: float = 0.5) -> dict:
+    """Precision, recall and mean IoU of detections on photos with faces marked by hand.
+
+    `found[k]` and `marked[k]` are the detected and the marked [x0, y0, x1, y1] boxes of photo k.
+    Detections are matched to marked faces greedily, best IoU first, one to one; a match needs IoU >=
+    `min_iou`. `mean_iou` is the mean over the marked faces of the IoU of their match (0 when missed).
+    """
+    matched, ious, detections, faces = 0, [], 0, 0
+    for boxes, truth in zip(found, marked):
+        detections, faces = detections + len(boxes), faces + len(truth)
+        overlap = pairwise_iou(truth, boxes) if len(boxes) and len(truth) else np.zeros((len(truth), 0))
+        best = np.zeros(len(truth))
+        while overlap.size and overlap.max() >= min_iou:
+            t, d = np.unravel_index(np.argmax(overlap), overlap.shape)
+            best[t] = overlap[t, d]
+            overlap[t, :], overlap[:, d] = -1.0, -1.0
+            matched += 1
+        ious.extend(best)
+    return {"precision": matched / detections if detections else 0.0, "recall": matched / faces if faces else 0.0,
+            "mean_iou": float(np.mean(ious)) if ious else 0.0, "false_boxes": detections - matched,
+            "detections": detections}
+
+
+def calibrate_threshold(photo_scores: list[tuple[np.ndarray, np.ndarray]], face_logits: np.ndarray, *,
+                        iou: float = 0.3, min_neighbors: int = 1, max_faces: int = 10,
+                        min_recall: float = 0.8) -> dict:
+    """The lowest face probability at which face-free validation photos get no box, but at most the one
+    that still passes `min_recall` of the validation face windows.
+
+    Args:
+        photo_scores: (logits, boxes) of every pyramid window of each face-free validation photo.
+        face_logits: logits of validation face windows.
+        iou, min_neighbors, max_faces: the detector's other settings (`select_faces`).
+        min_recall: share of `face_logits` the threshold must keep.
+
+    Returns:
+        {"threshold": probability, "logit": its logit, "false_boxes": boxes left on the photos at it,
+         "face_recall": share of `face_logits` at or above it}.
+    """
+    cap = float(np.quantile(face_logits, 1.0 - min_recall, method="lower")) if len(face_logits) else np.inf
+    chosen = cap
+    for logit in np.arange(-4.0, 30.01, 0.25):  # probabilities 0.018 .. 1 - 1e-13
+        if logit > cap:
+            break
+        probability = 1.0 / (1.0 + np.exp(-logit))
+        if not any(select_faces(logits, boxes, threshold=probability, iou=iou, min_neighbors=min_neighbors,
+                                max_faces=max_faces) for logits, boxes in photo_scores):
+            chosen = float(logit)
+            break
+    probability = float(1.0 / (1.0 + np.exp(-np.float64(chosen))))
+    false_boxes = sum(len(select_faces(logits, boxes, threshold=probability, iou=iou, min_neighbors=min_neighbors,
+                                       max_faces=max_faces)) for logits, boxes in photo_scores)
+    return {"threshold": probability, "logit": round(chosen, 3), "false_boxes": false_boxes,
+            "face_recall": float(np.mean(face_logits >= chosen)) if len(face_logits) else 0.0}
 
 
 def box_iou(a, b) -> float:

@@ -7,12 +7,15 @@ photos that the model trained so far scores most face-like (bootstrapping, as in
 and Viola and Jones' detectors). Without them, a classifier that is right on 40 held-out windows
 still fires on thousands of the astronaut photo's windows. Test metrics: classifier accuracy on the
 held-out lfw_subset test split (20 faces, 20 non-faces), and the detector's best box on the
-astronaut photo against a box marked there by hand (`ASTRONAUT_FACE`).
+astronaut photo against a box marked there by hand (`ASTRONAUT_FACE`). The detection threshold is
+calibrated on validation photos (`FaceDetection.calibrate`); `real_world` scores the detector and
+three pre-trained detectors (`baselines.py`) on real photos with faces marked by hand.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,17 +24,22 @@ import tensorflow as tf
 from apps.face_detection.config import FaceDetectionConfig
 from apps.face_detection.data import (
     CLASS_NAMES,
+    REAL_PHOTOS,
     LfwSubset,
     face_free_photos,
     held_out_windows,
     load_lfw_subset,
     random_windows,
+    real_photo,
     to_grey,
+    validation_photos,
 )
 from apps.face_detection.detector import (
     box_iou,
     build_face_classifier,
+    calibrate_threshold,
     detect_faces,
+    match_scores,
     score_windows,
     select_faces,
     window_logits,
@@ -45,22 +53,23 @@ from common.task import Phase, Task
 
 # The astronaut's face in skimage.data.astronaut() (512x512), marked by hand: x0, y0, x1, y1 from the
 # hairline above the eyebrows to the chin and from cheek to cheek, as lfw_subset crops faces.
-ASTRONAUT_FACE = (176, 78, 272, 186)
-# Photos `predict` accepts by name besides image files: scikit-image's data photos.
-PHOTO_NAMES = ("astronaut", "camera", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
-               "coins", "moon", "page", "text", "clock")
+ASTRONAUT_FACE = REAL_PHOTOS["astronaut"][1][0]
+# Photos `predict` accepts by name besides image files: scikit-image's data photos and Matplotlib's Grace Hopper.
+PHOTO_NAMES = ("astronaut", "camera", "grace_hopper", "insightface_t1", "coffee", "chelsea", "rocket", "immunohistochemistry",
+               "hubble_deep_field", "coins", "moon", "page", "text", "clock")
 
 
 @dataclass
 class DetectionData:
     """lfw_subset splits as (uint8 windows, labels), the face-free photos, the current hard negatives
-    (float32 windows) and the astronaut's detections."""
+    (float32 windows), the astronaut's detections and the calibrated threshold (`calibrate_threshold`)."""
 
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
     photos: list[np.ndarray]
     hard_negatives: np.ndarray | None = None
     validation_negatives: np.ndarray | None = None
     astronaut: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
 
 
 def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
@@ -78,9 +87,7 @@ def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: i
 def load_photo(source: str) -> tuple[str, np.ndarray]:
     """(name, uint8 (H, W, C) pixels) of an image file or a scikit-image photo name."""
     if source in PHOTO_NAMES and not os.path.exists(source):
-        import skimage.data
-
-        image = getattr(skimage.data, source)()
+        image = real_photo(source, os.path.join(default_data_dir(), "downloads"))
         return source, image if image.ndim == 3 else image[..., None]
     image = read_image(source)
     if image.shape[-1] == 2 or image.shape[-1] > 4:
@@ -157,8 +164,8 @@ class FaceDetection(Task):
         }
 
     def _validation(self, cfg, data: DetectionData) -> tf.data.Dataset:
-        """lfw_subset's validation windows and `validation_negatives` windows of two photos never trained on,
-        with weights that give faces and non-faces equal shares of the validation loss.
+        """lfw_subset's validation windows and `validation_negatives` windows of the three validation photos
+        (never trained on), with weights that give faces and non-faces equal shares of the validation loss.
 
         Without the photo windows, the validation loss would judge 20 easy windows and pick the
         checkpoint of an early epoch, before any hard negatives.
@@ -174,7 +181,7 @@ class FaceDetection(Task):
         return {"class_names": CLASS_NAMES, "window": [25, 25, 1],
                 "sizes": {s: int(len(y)) for s, (_, y) in data.splits.items()},
                 # Filled by `evaluate`, which `train` runs before it writes this summary.
-                "astronaut": data.astronaut}
+                "astronaut": data.astronaut, "calibration": data.calibration}
 
     def build_model(self, cfg: FaceDetectionConfig, data: DetectionData):
         return build_face_classifier(width=cfg.width, dropout=cfg.dropout, flip=cfg.flip,
@@ -206,29 +213,53 @@ class FaceDetection(Task):
     def build_metrics(self, cfg):
         return ["accuracy"]
 
-    def detect(self, model, cfg: FaceDetectionConfig, image: np.ndarray) -> list[dict]:
+    def calibrate(self, model, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
+        """Chooses the detection threshold on validation material only (`calibrate_threshold`): every pyramid
+        window of the three validation photos (`validation_photos`: no faces, never trained on) and
+        lfw_subset's validation faces with their mirror images. Kept in `data.calibration`."""
+        scorer = window_logits(model)
+        photo_scores = [score_windows(scorer, photo, min_face=cfg.min_face, max_face=cfg.max_face,
+                                      scale_step=cfg.scale_step)[1:] for photo in validation_photos()]
+        images, labels = data.splits["validation"]
+        faces = images[labels == 1].astype(np.float32)
+        faces = np.concatenate([faces, faces[:, :, ::-1]])
+        face_logits = np.asarray(scorer(faces, training=False)).ravel()
+        data.calibration = calibrate_threshold(photo_scores, face_logits, iou=cfg.nms_iou,
+                                               min_neighbors=cfg.min_neighbors, max_faces=cfg.max_faces,
+                                               min_recall=cfg.calibration_recall)
+        return data.calibration
+
+    @staticmethod
+    def threshold(cfg: FaceDetectionConfig, calibration: dict | None) -> float:
+        """`cfg.threshold`, or where it is 0 the calibrated one (0.5 before any calibration)."""
+        return cfg.threshold or (calibration or {}).get("threshold", 0.5)
+
+    def detect(self, model, cfg: FaceDetectionConfig, image: np.ndarray, threshold: float) -> list[dict]:
         return detect_faces(model, to_grey(image), min_face=cfg.min_face, max_face=cfg.max_face,
-                            scale_step=cfg.scale_step, threshold=cfg.threshold, iou=cfg.nms_iou,
-                            max_faces=cfg.max_faces)
+                            scale_step=cfg.scale_step, threshold=threshold, iou=cfg.nms_iou,
+                            min_neighbors=cfg.min_neighbors, max_faces=cfg.max_faces)
 
     def evaluate(self, model, cfg, data: DetectionData, inputs) -> dict:
         images, labels = data.splits["test"]
         probabilities = model.predict(images.astype(np.float32), verbose=0).ravel()
+        threshold = self.threshold(cfg, self.calibrate(model, cfg, data))
         _, astronaut = load_photo("astronaut")
         _, logits, boxes = score_windows(window_logits(model), to_grey(astronaut), min_face=cfg.min_face,
                                          max_face=cfg.max_face, scale_step=cfg.scale_step)
-        faces = select_faces(logits, boxes, threshold=cfg.threshold, iou=cfg.nms_iou, max_faces=cfg.max_faces)
+        faces = select_faces(logits, boxes, threshold=threshold, iou=cfg.nms_iou, min_neighbors=cfg.min_neighbors,
+                             max_faces=cfg.max_faces)
         best = faces[0] if faces else {"box": [0, 0, 0, 0], "score": 0.0}
         data.astronaut = {"marked_box": list(ASTRONAUT_FACE), "best_box": best["box"], "best_score": best["score"],
-                          "boxes": [face["box"] for face in faces],
-                          "windows_above_threshold": len(select_faces(logits, boxes, threshold=cfg.threshold, iou=1.0,
-                                                                      max_faces=len(logits))),
+                          "boxes": [face["box"] for face in faces], "threshold": threshold,
+                          "windows_above_threshold": int(np.sum(1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+                                                                >= threshold)),
                           "windows": int(len(logits))}
         return {
             "accuracy": float(np.mean((probabilities >= 0.5) == (labels == 1))),
             "loss": float(tf.reduce_mean(tf.keras.losses.binary_crossentropy(labels[:, None].astype(np.float32),
                                                                              probabilities[:, None]))),
             "astronaut_iou": box_iou(best["box"], ASTRONAUT_FACE),
+            "astronaut_false_boxes": match_scores([[f["box"] for f in faces]], [[ASTRONAUT_FACE]])["false_boxes"],
         }
 
     def baselines(self, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
@@ -246,11 +277,39 @@ class FaceDetection(Task):
         x_test, y_test = data.splits["test"]
         return {"hog_linear_svm": {"accuracy": float(np.mean(svm.predict(features(x_test)) == y_test))}}
 
+    def real_world(self, model, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
+        """The detector on `REAL_PHOTOS` (the astronaut, the cameraman, Grace Hopper: one face each, marked
+        by hand; InsightFace's poker table: six) at its threshold, next to MTCNN, OpenCV's Haar cascade and BlazeFace on the same photos
+        (`apps.face_detection.baselines`, each at its own default settings): precision, recall and mean
+        IoU, a detection matching a marked face at IoU >= 0.5."""
+        from apps.face_detection.baselines import BASELINES
+
+        threshold = self.threshold(cfg, data.calibration or self.calibrate(model, cfg, data))
+        photos = {}
+        for name in REAL_PHOTOS:
+            try:
+                photos[name] = real_photo(name, os.path.join(cfg.data_dir or default_data_dir(), "downloads"))
+            except UsageError as exc:  # the insightface sdist cannot be fetched: score the others
+                print(f"face_detection: real photo {name} skipped: {exc}", file=sys.stderr)
+        marked = [list(REAL_PHOTOS[name][1]) for name in photos]
+
+        def scores(detector) -> dict:
+            found = [[face["box"] for face in detector(image)] for image in photos.values()]
+            return {**match_scores(found, marked), "boxes": dict(zip(photos, found))}
+
+        baselines = {name: scores(detector) for name, detector in BASELINES.items()} if cfg.real_world_baselines else {}
+        return {"real_photos": {
+            "source": "; ".join(f"{name}: {REAL_PHOTOS[name][0]}" for name in photos),
+            "examples": len(photos),
+            "model": {**scores(lambda image: self.detect(model, cfg, image, threshold)), "threshold": threshold},
+            "baselines": baselines,
+        }}
+
     def figures(self, model, cfg, data: DetectionData, inputs, split="test") -> dict:
         import matplotlib.pyplot as plt
 
         _, astronaut = load_photo("astronaut")
-        detections = self.detect(model, cfg, astronaut)
+        detections = self.detect(model, cfg, astronaut, self.threshold(cfg, data.calibration))
         figure, axes = plt.subplots(figsize=(6, 6))
         axes.imshow(draw_boxes(astronaut, detections, ASTRONAUT_FACE))
         best = box_iou(detections[0]["box"], ASTRONAUT_FACE) if detections else 0.0
@@ -265,9 +324,10 @@ class FaceDetection(Task):
         photos = [load_photo(source) for source in inputs]  # every input is checked before any work
         out_dir = cfg.predictions_dir or os.path.join(summary["run_dir"], "predictions")
         os.makedirs(out_dir, exist_ok=True)
+        threshold = self.threshold(cfg, summary.get("calibration"))
         records = []
         for source, (name, image) in zip(inputs, photos):
-            detections = self.detect(model, cfg, image)
+            detections = self.detect(model, cfg, image, threshold)
             path = os.path.join(out_dir, f"{name}_faces.png")
             draw_boxes(image, detections).save(path)
             records.append({"input": source, "faces": detections, "image": path})
@@ -275,9 +335,19 @@ class FaceDetection(Task):
 
     def benchmark_target(self, metrics: dict):
         test = metrics["test"]
-        met = test["accuracy"] >= 0.9 and test["astronaut_iou"] >= 0.5
-        return ("accuracy >= 90% on held-out lfw_subset and astronaut face IoU >= 0.5", met,
-                f"accuracy {test['accuracy']:.2%}, astronaut IoU {test['astronaut_iou']:.2f}")
+        met = test["accuracy"] >= 0.9 and test["astronaut_iou"] >= 0.5 and not test.get("astronaut_false_boxes", 1)
+        text = "accuracy >= 90% on held-out lfw_subset, one box on the astronaut's face (IoU >= 0.5) and no false box"
+        detail = (f"accuracy {test['accuracy']:.2%}, astronaut IoU {test['astronaut_iou']:.2f}, "
+                  f"{test.get('astronaut_false_boxes', '?')} false boxes")
+        real = metrics.get("real_world", {}).get("real_photos")
+        haar = (real or {}).get("baselines", {}).get("haar_cascade")
+        if real and haar:
+            ours = real["model"]
+            met = met and ours["precision"] >= haar["precision"] and ours["recall"] >= haar["recall"]
+            text += "; precision and recall on the real photos no worse than the Haar cascade"
+            detail += (f"; real photos precision {ours['precision']:.2f} recall {ours['recall']:.2f} "
+                       f"(Haar {haar['precision']:.2f} / {haar['recall']:.2f})")
+        return text, met, detail
 
     def search_space(self, hp, cfg: FaceDetectionConfig) -> dict:
         return {
