@@ -410,12 +410,18 @@ def render_markdown(report: dict) -> str:
             f"{m['examples_per_second']:.0f} | {m['parameters']:,} | {target_text} |"
         )
         for set_name, found in (m.get("real_world") or {}).items():  # the same model on data from another source
-            others = ", ".join(f"{name} {values[key]:{fmt}}" for name, values in found.get("baselines", {}).items()
-                               if key in values) or "-"
-            value = found["model"].get(key)
+            model_values = found["model"]
+            # The row's metric where the set has it; else the set's own (face detection: precision, recall, IoU).
+            keys = [key] if key in model_values else [k for k, v in model_values.items()
+                                                       if isinstance(v, (int, float)) and not isinstance(v, bool)][:3]
+            metric = f"{key} ({better} is better)" if keys == [key] else ", ".join(keys)
+            show = lambda values: "/".join(format(values[k], ".4g") if keys != [key] else format(values[k], fmt)  # noqa: E731
+                                           for k in keys)
+            others = ", ".join(f"{name} {show(values)}" for name, values in found.get("baselines", {}).items()
+                               if all(k in values for k in keys)) or "-"
+            value = show(model_values) if keys else "-"
             lines.append(f"| {name} / real world: {set_name} | {m['app']} | {found['source']} ({found['examples']}) | "
-                         f"{key} ({better} is better) | {'-' if value is None else format(value, fmt)} | {others} "
-                         "| | | | | - |")
+                         f"{metric} | {value} | {others} | | | | | - |")
     lines += ["", "train s: wall time of `model.fit` (validation included); examples/s: training phase only "
               "(`Throughput` callback, validation excluded). A row's \"real world\" lines score the same model and "
               "baselines on a set from another source (`metrics.json` `real_world`), never used for training."]
