@@ -6,6 +6,7 @@ place with `os.replace`, which is atomic on one file system.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -81,6 +82,23 @@ def _model_inputs(model: keras.Model, args: tuple):
     return args[0] if len(args) == 1 else list(args)
 
 
+@contextlib.contextmanager
+def atomic_directory(path: str, prefix: str = ".tmp-"):
+    """Yields a fresh folder beside `path` to write into; when the block ends it replaces `path` (the old folder
+    removed), so `path` never holds half an export. On an error the partial folder is removed, `path` kept."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=prefix)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+
+
 def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
     """Exports an inference-only SavedModel with a `serve` / `serving_default` signature.
 
@@ -96,10 +114,7 @@ def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
     import tensorflow as tf
 
     signature = [tf.TensorSpec(shape=t.shape, dtype=t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-export-")
-    try:
+    with atomic_directory(path, prefix=".tmp-export-") as tmp:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(
@@ -108,10 +123,4 @@ def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
             input_signature=signature,
         )
         archive.write_out(tmp, verbose=False)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return path

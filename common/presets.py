@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 
 from common.errors import UsageError
+from common.export import atomic_directory
 
 REMOTE_SCHEMES = ("kaggle://", "hf://", "modelscope://")
 
@@ -197,15 +196,6 @@ def export_preset(model: keras.Model, path: str) -> str:
                          f"--preset); this run's model {model.name!r} is not: export it as a saved_model")
     if task.preprocessor is None:
         raise UsageError(f"the run's KerasHub task {type(task).__name__} has no preprocessor to save with it")
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-preset-")
-    try:
+    with atomic_directory(path, prefix=".tmp-preset-") as tmp:
         task.save_to_preset(tmp)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return path

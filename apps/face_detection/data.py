@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +18,7 @@ import tensorflow_datasets as tfds
 from apps.face_detection.detector import WINDOW, pyramid_windows
 from common.datasets import default_data_dir
 from common.datasets.embedded import stratified_split_indices
+from common.datasets.files import fetch_sdist
 from common.errors import UsageError
 
 CLASS_NAMES = ["non_face", "face"]
@@ -87,27 +84,8 @@ def fetch_insightface_sdist(cache_dir: str) -> str:
     """The insightface sdist (`INSIGHTFACE_VERSION`), from `cache_dir` or fetched from PyPI into it with
     `pip download --no-binary :all:` (a package registry, reachable where the suite installs);
     `$DLSUITE_INSIGHTFACE_SDIST` names a local copy instead. Only its test photo is read."""
-    local = os.environ.get("DLSUITE_INSIGHTFACE_SDIST")
-    if local:
-        if not os.path.isfile(local):
-            raise UsageError(f"DLSUITE_INSIGHTFACE_SDIST={local} is not a file")
-        return local
-    name = f"insightface-{INSIGHTFACE_VERSION}.tar.gz"
-    path = os.path.join(cache_dir, name)
-    if os.path.isfile(path):
-        return path
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                   "--dest", tmp, f"insightface=={INSIGHTFACE_VERSION}"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        fetched = os.path.join(tmp, name)
-        if done.returncode or not os.path.isfile(fetched):
-            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
-            raise UsageError(f"cannot fetch the insightface=={INSIGHTFACE_VERSION} sdist from PyPI ({reason}); "
-                             f"download it elsewhere and set DLSUITE_INSIGHTFACE_SDIST=/path/to/{name}")
-        shutil.move(fetched, path)  # same file system: the cache never holds half a file
-    return path
+    return fetch_sdist(f"insightface=={INSIGHTFACE_VERSION}", f"insightface-{INSIGHTFACE_VERSION}.tar.gz", cache_dir,
+                       "DLSUITE_INSIGHTFACE_SDIST")
 
 
 def real_photo(name: str, cache_dir: str = "") -> np.ndarray:

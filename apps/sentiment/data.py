@@ -18,11 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +26,7 @@ import tensorflow_datasets as tfds
 
 from common.datasets import embedded_builder, parse_source, prepare_tfds, tfds_builder
 from common.datasets.embedded import register_embedded, stratified_split_indices
+from common.datasets.files import fetch_sdist
 from common.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
@@ -45,26 +42,7 @@ def fetch_vader_sdist(cache_dir: str) -> str:
     it is fetched with `pip download --no-binary :all:`: a package registry, reachable where the
     suite installs. `$DLSUITE_VADER_SDIST` names a local copy instead.
     """
-    local = os.environ.get("DLSUITE_VADER_SDIST")
-    if local:
-        if not os.path.isfile(local):
-            raise UsageError(f"DLSUITE_VADER_SDIST={local} is not a file")
-        return local
-    path = os.path.join(cache_dir, VADER_SDIST)
-    if os.path.isfile(path):
-        return path
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                   "--dest", tmp, "vaderSentiment==3.3.2"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        fetched = os.path.join(tmp, VADER_SDIST)
-        if done.returncode or not os.path.isfile(fetched):
-            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
-            raise UsageError(f"cannot fetch the vaderSentiment==3.3.2 sdist from PyPI ({reason}); download it "
-                             f"elsewhere and set DLSUITE_VADER_SDIST=/path/to/{VADER_SDIST}")
-        shutil.move(fetched, path)  # same file system: the cache never holds half a file
-    return path
+    return fetch_sdist("vaderSentiment==3.3.2", VADER_SDIST, cache_dir, "DLSUITE_VADER_SDIST")
 
 
 # The four rated corpora of Hutto and Gilbert (ICWSM 2014) in the sdist: the suite's name -> the file stem.

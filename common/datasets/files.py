@@ -142,3 +142,38 @@ def read_series_csv(path: str, column: str = "", time_column: str = "") -> tuple
     else:
         times = pd.Series(np.arange(len(frame)), dtype=float)
     return times.to_numpy(np.float64), values.to_numpy(np.float32)
+
+
+def fetch_sdist(requirement: str, filename: str, cache_dir: str, env_var: str) -> str:
+    """A package's source distribution `filename` (e.g. `vaderSentiment-3.3.2.tar.gz`), from `cache_dir` or
+    fetched into it from PyPI with `pip download --no-binary :all: REQUIREMENT`: data that only an sdist carries,
+    from a package registry, reachable where the suite installs. `$ENV_VAR` names a local copy instead.
+
+    Example:
+        >>> fetch_sdist("vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz", cache, "DLSUITE_VADER_SDIST")
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    local = os.environ.get(env_var)
+    if local:
+        if not os.path.isfile(local):
+            raise UsageError(f"{env_var}={local} is not a file")
+        return local
+    path = os.path.join(cache_dir, filename)
+    if os.path.isfile(path):
+        return path
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                   "--dest", tmp, requirement]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        fetched = os.path.join(tmp, filename)
+        if done.returncode or not os.path.isfile(fetched):
+            reason = (done.stderr.strip().splitlines() or ["no file"])[-1]
+            raise UsageError(f"cannot fetch the {requirement} sdist from PyPI ({reason}); download it elsewhere "
+                             f"and set {env_var}=/path/to/{filename}")
+        shutil.move(fetched, path)  # same file system: the cache never holds half a file
+    return path
