@@ -56,17 +56,19 @@ def log_texts(log_dir: str, texts: dict[str, str], step: int) -> None:
 def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str = "Confusion matrix"):
     size = max(4.0, 0.45 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
+    image = ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    threshold = matrix.max() / 2 if matrix.size else 0
     if len(class_names) <= 20:
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
-                        color="white" if matrix[i, j] > threshold else "black", fontsize=8)
+                # The text colour follows the cell's own colour (its luminance), as the colours scale min to max.
+                r, g, b, _ = image.cmap(image.norm(matrix[i, j]))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color="white" if dark else "black",
+                        fontsize=8)
     ax.set_title(title)
     return fig
 

@@ -41,3 +41,11 @@ def test_max_examples_and_cache():
 def test_data_autoshard_policy_for_multi_worker():
     ds = make_pipeline(tf.data.Dataset.range(4), 2)
     assert ds.options().experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.DATA
+
+
+def test_confusion_matrix_text_follows_the_cell_colour():
+    from common.monitoring import confusion_matrix_figure
+
+    figure = confusion_matrix_figure(np.array([[100, 91], [91, 100]]), ["a", "b"])
+    colours = {text.get_text(): text.get_color() for text in figure.axes[0].texts}
+    assert colours == {"100": "white", "91": "black"}  # 91 is the lightest cell: dark text

@@ -201,3 +201,25 @@ def test_co2_multi_step_and_csv(cli, tmp_path):
                          "--set", "time_column=day", "--output-dir", tmp_path / "csv", *TINY_RNN)
     assert code == 0, err
     assert read_json(tmp_path / "csv" / "metrics.json")["data"]["n_test"] == 24
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_forecast_plot_draws_every_forecast(horizon):
+    """One-step forecasts are one line through all of them (a plot of one point each drew nothing); multi-step
+    forecasts a segment each."""
+    task = TimeSeriesForecasting()
+    cfg = resolve_config(TimeSeriesConfig, "time_series", sets=[f"horizon={horizon}", "window=12"])
+    data = task.load_data(cfg)
+    origins = task._windows(cfg, data).origins("test")
+
+    class Constant:  # stands in for the model: predict() is all figures() asks of it
+        def predict(self, inputs, verbose=0):
+            return np.full((len(origins), horizon), float(np.mean(data.values)))
+
+    figure = task.figures(Constant(), cfg, data, {"test": None}, "test")["forecast"]
+    red = [line for line in figure.axes[0].lines if line.get_color() == "tab:red"]
+    if horizon == 1:
+        assert len(red) == 1 and len(red[0].get_xdata()) == len(origins)
+    else:
+        assert len(red) == len(origins) and all(len(line.get_xdata()) == horizon for line in red)
+

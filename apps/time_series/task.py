@@ -250,8 +250,12 @@ class TimeSeriesForecasting(Task):
         start = max(0, origins[0] - 3 * windows.window)
         fig, ax = plt.subplots(figsize=(10, 4))
         ax.plot(data.times[start:], data.values[start:], color="black", lw=1, label="actual")
-        for k, (t, f) in enumerate(zip(origins, forecast)):
-            ax.plot(data.times[t: t + windows.horizon], f, color="tab:red", lw=1.5, label="forecast" if k == 0 else None)
+        if windows.horizon == 1:  # one line through the one-step forecasts (a plot of one point draws nothing)
+            ax.plot(data.times[origins], forecast[:, 0], color="tab:red", lw=1.5, marker=".", ms=3, label="forecast")
+        else:  # a segment per forecast origin
+            for k, (t, f) in enumerate(zip(origins, forecast)):
+                ax.plot(data.times[t: t + windows.horizon], f, color="tab:red", lw=1.5,
+                        label="forecast" if k == 0 else None)
         ax.axvline(data.times[origins[0]], color="grey", ls="--", lw=1)
         metrics = error_metrics(windows.targets(data.values, split), forecast)
         ax.set_title(f"{data.name} {split}: {windows.horizon}-step forecast, MAE {metrics['mae']:.3g}")
