@@ -64,6 +64,11 @@ def load_model(path: str) -> keras.Model:
     that knows which application wrote the file have done."""
     if not os.path.isfile(path):
         raise UsageError(f"no trained model at {path}: train first (dlsuite APP train --output-dir DIR)")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # truncated or not a .keras file: Keras would say "File not found"
+        raise UsageError(f"model file {path} is corrupt (not a complete .keras zip archive); retrain, or rerun the "
+                         "training command to rewrite it")
     try:
         return keras.saving.load_model(path)
     except Exception as exc:  # zip, h5 or config errors all mean the same thing to the user
