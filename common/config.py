@@ -94,7 +94,8 @@ class TrainConfig:
     jit_compile: bool = option(False, "Compile the train step with XLA.", runtime=True)
     max_train_samples: int = option(0, "Use at most this many training examples (0 = all); for quick runs.", min=0)
     divergence_factor: float = option(
-        1e4, "Stop as diverged when the training loss exceeds this many times its first value (0 = on NaN/inf only).",
+        1e4, "Stop as diverged when the training loss exceeds this many times its first value (or 1 if that "
+           "is smaller; 0 = on NaN/inf only).",
         min=0.0, runtime=True,
     )
     image_summary_every: int = option(

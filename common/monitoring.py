@@ -133,7 +133,7 @@ class Throughput(keras.callbacks.Callback):
 
 class StopOnNaN(keras.callbacks.TerminateOnNaN):
     """Stops training when it diverges, and remembers where: the loss became NaN/inf, or grew beyond
-    `factor` times the first loss this fit saw (`factor=0`: NaN/inf only).
+    `factor` times the first loss this fit saw, or times 1 if that was smaller (`factor=0`: NaN/inf only).
 
     Args:
         factor: the growth bound (the config's `divergence_factor`).
@@ -160,8 +160,10 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
         elif self.first_loss is None:
             self.first_loss = loss
             return
-        elif self.factor and abs(loss) > self.factor * max(abs(self.first_loss), 1e-8):
-            self.reason = f"the loss grew to {loss:.3g}, over {self.factor:g} times its first value {self.first_loss:.3g}"
+        elif self.factor and abs(loss) > self.factor * max(abs(self.first_loss), 1.0):
+            # Floored at 1: a model that starts almost perfect (a loss of 1e-7) may lose 1e4 times that honestly.
+            self.reason = (f"the loss grew to {loss:.3g}, over {self.factor:g} times its first value "
+                           f"{self.first_loss:.3g} (or 1)")
         else:
             return
         self.diverged_at = (self._epoch + 1, batch + 1)

@@ -63,8 +63,8 @@ def test_list_shows_every_embedded_dataset(cli):
 def test_runtime_settings_are_declared_once_in_the_config():
     runtime = runtime_keys(TrainConfig)
     assert runtime == {"data_dir", "strategy", "tpu", "precision", "jit_compile", "deterministic",
-                       "image_summary_every"}
-    assert resumable_keys(TrainConfig) == runtime | {"epochs", "early_stopping_patience"}
+                       "image_summary_every", "divergence_factor"}
+    assert resumable_keys(TrainConfig) == runtime | {"epochs", "early_stopping_patience", "min_steps"}
     # an application that declares a field again (its own default and help) keeps the field's kind
     assert resumable_keys(TimeSeriesConfig) == resumable_keys(TrainConfig)
     assert runtime_keys(FundamentalsConfig) == runtime
