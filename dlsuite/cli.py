@@ -121,8 +121,10 @@ def _print_list() -> None:
         default = task.config_class()
         print(f"{name}\n  {task.description}\n  default dataset: {default.dataset}    models: {', '.join(task.models)}")
     print("\nembedded datasets (offline):")
-    for name, (cls, apps) in embedded_datasets().items():
-        print(f"  {name:17s} {cls.KIND:6s} {cls.DESCRIPTION} [{', '.join(apps)}]")
+    datasets = embedded_datasets()
+    width = max(map(len, datasets))
+    for name, (cls, apps) in datasets.items():
+        print(f"  {name:{width}s} {cls.KIND:6s} {cls.DESCRIPTION} [{', '.join(apps)}]")
     print("  tfds:NAME  any TFDS dataset (needs internet the first time, or --data-dir with it prepared)")
 
 
