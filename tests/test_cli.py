@@ -87,7 +87,7 @@ def test_corrupt_model_file(cli, tmp_path):
     assert cli("time_series", "train", "--epochs", "1", "--quiet", "--output-dir", run, *TINY_RNN)[0] == 0
     (run / "model.keras").write_bytes(b"not a zip file")
     code, _, err = cli("time_series", "predict", "--run", run)
-    assert code == 2 and "cannot load model" in one_line_error(err)
+    assert code == 2 and "is corrupt (not a complete .keras zip archive)" in one_line_error(err)
     code, _, err = cli("time_series", "predict", "--run", run, "a.csv", "b.csv")
     assert code == 2
 
