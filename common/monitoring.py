@@ -170,23 +170,21 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
         self.model.stop_training = True
 
 
-def weights_finite(model) -> bool:
-    """Whether every weight of `model` is a finite number."""
-    return all(np.isfinite(w).all() for w in model.get_weights() if np.issubdtype(np.asarray(w).dtype, np.floating))
-
-
 class DivergenceGuard(keras.callbacks.Callback):
-    """Mixin for checkpoint callbacks: no checkpoint of an epoch in which training diverged (per `nan_stop`),
-    or of non-finite weights, so no bad weights are ever kept as "best" or resumed from."""
+    """Mixin for checkpoint callbacks: no checkpoint of an epoch in which training diverged (per `nan_stop`) or
+    whose loss is not finite, so no bad weights are ever kept as "best" or resumed from. (The epoch's logs
+    tell this without copying the weights off the device, as a check of every weight would, twice an epoch.)"""
 
-    def _guarded(self) -> bool:
+    def _guarded(self, logs=None) -> bool:
         stop = getattr(self, "nan_stop", None)
-        return (stop is not None and stop.diverged_at is not None) or not weights_finite(self.model)
+        loss = (logs or {}).get("loss")
+        return (stop is not None and stop.diverged_at is not None) or (loss is not None and not math.isfinite(loss))
 
 
 class SafeBackupAndRestore(DivergenceGuard, keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that keeps no backup of a diverged epoch; `delete_checkpoint=False` by default, so
-    the backup lives until the run has written its results (`common.training` removes it then)."""
+    """`BackupAndRestore` that keeps no backup of a diverged epoch (or one with a non-finite loss);
+    `delete_checkpoint=False` by default, so the backup lives until the run has written its results
+    (`common.training` removes it then)."""
 
     def __init__(self, backup_dir: str, nan_stop: StopOnNaN | None = None, **kwargs):
         kwargs.setdefault("delete_checkpoint", False)
@@ -194,7 +192,7 @@ class SafeBackupAndRestore(DivergenceGuard, keras.callbacks.BackupAndRestore):
         self.nan_stop = nan_stop
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._guarded():
+        if not self._guarded(logs):
             super().on_epoch_end(epoch, logs)
 
 
@@ -236,7 +234,7 @@ def _epoch_of(line: str) -> int:
 
 class AtomicModelCheckpoint(DivergenceGuard, keras.callbacks.ModelCheckpoint):
     """`ModelCheckpoint(save_best_only=True)` whose file is written aside and moved into place; never of a
-    diverged epoch (`nan_stop`) or of non-finite weights."""
+    diverged epoch (`nan_stop`) or with a non-finite loss."""
 
     def __init__(self, filepath: str, nan_stop: StopOnNaN | None = None, **kwargs):
         directory, name = os.path.split(filepath)
@@ -246,7 +244,7 @@ class AtomicModelCheckpoint(DivergenceGuard, keras.callbacks.ModelCheckpoint):
         super().__init__(os.path.join(directory, f".partial-{name}"), **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._guarded():
+        if self._guarded(logs):
             return
         super().on_epoch_end(epoch, logs)
         if os.path.exists(self.filepath):
