@@ -78,17 +78,24 @@ class Windows:
 class StepBudget(keras.callbacks.Callback):
     """Stops training after `max_steps` optimizer steps, or `patience` steps after the best validation loss.
 
-    Steps are the optimizer's own count, so a resumed run goes on counting where it stopped."""
+    Steps are the optimizer's own count, so a resumed run goes on counting where it stopped. It is read
+    once when a fit starts and counted on from there: reading the variable after every batch would wait
+    on the device each step."""
 
     def __init__(self, max_steps: int, patience: int, monitor: str = "val_loss"):
         super().__init__()
         self.max_steps, self.patience, self.monitor = max_steps, patience, monitor
         self.best, self.best_step = np.inf, 0
+        self._first, self._done = 0, 0
+
+    def on_train_begin(self, logs=None):
+        self._first, self._done = int(self.model.optimizer.iterations.numpy()), 0
 
     def _steps(self) -> int:
-        return int(self.model.optimizer.iterations.numpy())
+        return self._first + self._done
 
     def on_train_batch_end(self, batch, logs=None):
+        self._done += 1
         if self._steps() >= self.max_steps:
             self.model.stop_training = True
 
