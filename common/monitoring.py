@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import io
+import json
 import math
 import os
 import time
@@ -147,6 +149,8 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
         self.first_loss: float | None = None
         self._epoch = 0
 
+    resume_attributes = ("first_loss",)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
@@ -181,8 +185,82 @@ class DivergenceGuard(keras.callbacks.Callback):
         return (stop is not None and stop.diverged_at is not None) or (loss is not None and not math.isfinite(loss))
 
 
+# What a callback carries from one epoch to the next, by class: restored on resume so a resumed run decides (best
+# model, early stop, divergence bound) as an uninterrupted one would. A callback class of ours names its own in
+# `resume_attributes`.
+_KERAS_RESUME_ATTRIBUTES = {
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
+    keras.callbacks.ModelCheckpoint: ("best",),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+}
+
+
+def _resume_attributes(callback) -> tuple[str, ...]:
+    names = tuple(getattr(callback, "resume_attributes", ()))
+    for cls, keras_names in _KERAS_RESUME_ATTRIBUTES.items():
+        if isinstance(callback, cls):
+            names = keras_names + names
+    return names
+
+
+def _plain(value):
+    """A JSON value for a callback attribute (NumPy scalars become Python ones; inf stays inf)."""
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        return value.item()
+    return value
+
+
+def seed_states(model: keras.Model) -> list:
+    """The model's random-generator state (each `keras.random.SeedGenerator` of its layers: dropout,
+    augmentation, noise); `model.weights` and its weight files leave these out."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def training_state(model: keras.Model, callbacks) -> dict:
+    """Everything beyond weights and optimizer that decides the rest of a fit: random-generator states and the
+    callbacks' running values (see `_resume_attributes`)."""
+    return {"seeds": [np.asarray(v) for v in seed_states(model)],
+            "callbacks": {f"{i}:{type(cb).__name__}": {name: _plain(getattr(cb, name)) for name in _resume_attributes(cb)
+                                                      if hasattr(cb, name)}
+                          for i, cb in enumerate(callbacks) if _resume_attributes(cb)}}
+
+
+def restore_training_state(model: keras.Model, callbacks, state: dict) -> None:
+    variables = seed_states(model)
+    if len(variables) == len(state["seeds"]):
+        for variable, value in zip(variables, state["seeds"]):
+            variable.assign(value)
+    for i, cb in enumerate(callbacks):
+        for name, value in state["callbacks"].get(f"{i}:{type(cb).__name__}", {}).items():
+            setattr(cb, name, value)
+
+
+def save_training_state(path: str, state: dict, **meta) -> None:
+    """Writes `training_state(...)` (with `meta`, e.g. the epoch) to an .npz, atomically."""
+    entries = {f"seed/{i}": value for i, value in enumerate(state["seeds"])}
+    entries["json"] = np.frombuffer(json.dumps({"callbacks": state["callbacks"], **meta}).encode(), np.uint8)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    partial = f"{path}.partial.npz"
+    np.savez(partial, **entries)
+    os.replace(partial, path)
+
+
+def load_training_state(path: str) -> tuple[dict, dict] | None:
+    """(state, meta) saved by `save_training_state`, or None if there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    with np.load(path) as data:
+        extra = json.loads(bytes(data["json"]).decode())
+        seeds = [data[f"seed/{i}"] for i in range(sum(k.startswith("seed/") for k in data.files))]
+    return {"seeds": seeds, "callbacks": extra.pop("callbacks")}, extra
+
+
 class SafeBackupAndRestore(DivergenceGuard, keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that keeps no backup of a diverged epoch (or one with a non-finite loss);
+    """`BackupAndRestore` that keeps no backup of a diverged epoch (or one with a non-finite loss), and that
+    also keeps what a resumed fit needs to go on exactly as an uninterrupted one: the model's random-generator
+    states and the running values of the fit's other callbacks (`track(callbacks)`), in
+    `resume-epochN.npz` next to Keras' files, N matching its `training_metadata.json`.
     `delete_checkpoint=False` by default, so the backup lives until the run has written its results
     (`common.training` removes it then)."""
 
@@ -190,10 +268,34 @@ class SafeBackupAndRestore(DivergenceGuard, keras.callbacks.BackupAndRestore):
         kwargs.setdefault("delete_checkpoint", False)
         super().__init__(backup_dir, **kwargs)
         self.nan_stop = nan_stop
+        self.tracked: list = []
+
+    def track(self, callbacks) -> None:
+        self.tracked = [cb for cb in callbacks if cb is not self]
+
+    def _state_path(self, epoch: int) -> str:
+        return os.path.join(self.backup_dir, f"resume-epoch{epoch}.npz")
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if not os.path.isfile(self._training_metadata_path):
+            return
+        with open(self._training_metadata_path) as f:
+            epoch = json.load(f)["epoch"]
+        loaded = load_training_state(self._state_path(epoch))
+        if loaded is not None:
+            restore_training_state(self.model, self.tracked, loaded[0])
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._guarded(logs):
-            super().on_epoch_end(epoch, logs)
+        if self._guarded(logs):
+            return
+        # The state first, under the epoch Keras' metadata is about to name; then Keras' weights and metadata;
+        # then older states go. A kill in between leaves the previous epoch's pair intact.
+        save_training_state(self._state_path(epoch + 1), training_state(self.model, self.tracked), epoch=epoch + 1)
+        super().on_epoch_end(epoch, logs)
+        for path in glob.glob(os.path.join(self.backup_dir, "resume-epoch*.npz")):
+            if path != self._state_path(epoch + 1) and path != self._state_path(epoch):
+                os.remove(path)
 
 
 class EpochCSVLogger(keras.callbacks.CSVLogger):
@@ -242,6 +344,8 @@ class AtomicModelCheckpoint(DivergenceGuard, keras.callbacks.ModelCheckpoint):
         self.nan_stop = nan_stop
         self.best_epoch: int | None = None
         super().__init__(os.path.join(directory, f".partial-{name}"), **kwargs)
+
+    resume_attributes = ("best_epoch",)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._guarded(logs):

@@ -7,7 +7,73 @@ in training. The pipeline therefore only moves data.
 
 from __future__ import annotations
 
+import weakref
+
+import keras
 import tensorflow as tf
+
+
+class EpochOrder:
+    """A shuffle whose order is a function of (seed, epoch, pass) alone, so a resumed run sees the rest of
+    the epochs in the order an uninterrupted one did.
+
+    `Dataset.shuffle(reshuffle_each_iteration=True)` draws each epoch's order from a generator that every
+    new iterator advances; a resumed run starts that generator again, and Keras' own iterators (one per
+    epoch, one more to build the model under a strategy) decide how far it has gone. Here each pass over
+    the data is shuffled with the seeds (seed, pass number + 1), the pass number is counted by a variable,
+    and `callback(passes)` sets that count to `epoch * passes` at the start of every epoch.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self.passes_started = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_order_pass")
+
+    def shuffle(self, dataset: tf.data.Dataset, buffer_size: int) -> tf.data.Dataset:
+        """`dataset` shuffled anew on every pass (every iterator), by this order's count of passes."""
+        flat = tf.nest.flatten(dataset.element_spec)
+        if not all(isinstance(spec, tf.TensorSpec) for spec in flat):
+            raise TypeError(f"EpochOrder shuffles datasets of dense tensors, not {dataset.element_spec}")
+        seed = tf.constant(self.seed, tf.int64)
+
+        def one_pass(_):
+            pass_number = self.passes_started.assign_add(1)  # >= 1: seeds (0, 0) would mean "random"
+            variant = tf.raw_ops.ShuffleDataset(
+                input_dataset=tf.data.experimental.to_variant(dataset), buffer_size=tf.constant(buffer_size, tf.int64),
+                seed=seed, seed2=pass_number, reshuffle_each_iteration=False,
+                output_types=[spec.dtype for spec in flat], output_shapes=[spec.shape for spec in flat])
+            return tf.data.experimental.from_variant(variant, dataset.element_spec)
+
+        return tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
+
+    def start_epoch(self, epoch: int, passes: int = 1) -> None:
+        self.passes_started.assign(epoch * passes)
+
+    def callback(self, passes: int = 1) -> keras.callbacks.Callback:
+        """Sets the pass count at each epoch's start (Keras makes the epoch's iterator after `on_epoch_begin`)."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: self.start_epoch(epoch, passes))
+
+
+_ORDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def epoch_shuffle(dataset: tf.data.Dataset, buffer_size: int, seed: int) -> tf.data.Dataset:
+    """`dataset` reshuffled every pass in an `EpochOrder` (found again by `epoch_orders`)."""
+    order = EpochOrder(seed)
+    return keep_orders(order.shuffle(dataset, buffer_size), order)
+
+
+def keep_orders(dataset: tf.data.Dataset, *sources) -> tf.data.Dataset:
+    """Records that `dataset` is fed by the `EpochOrder`s of `sources` (orders, or datasets made with them)."""
+    orders = []
+    for source in sources:
+        orders += [source] if isinstance(source, EpochOrder) else epoch_orders(source)
+    _ORDERS[dataset] = _ORDERS.get(dataset, []) + orders
+    return dataset
+
+
+def epoch_orders(dataset: tf.data.Dataset) -> list[EpochOrder]:
+    """The `EpochOrder`s that decide `dataset`'s order (none for a dataset not made with them)."""
+    return list(_ORDERS.get(dataset, []))
 
 
 def make_pipeline(
@@ -26,7 +92,7 @@ def make_pipeline(
     Args:
         dataset: unbatched examples, e.g. `(image, label)` pairs.
         batch_size: the global batch size; `tf.distribute` splits it across replicas.
-        shuffle: reshuffle every epoch with `seed` (training data only).
+        shuffle: reshuffle every epoch with `seed` (training data only), by an `EpochOrder`.
         seed: shuffle seed.
         cache: keep decoded examples in memory after the first pass.
         shuffle_buffer: shuffle buffer size (>= the dataset size gives a full shuffle).
@@ -37,14 +103,13 @@ def make_pipeline(
         dataset = dataset.take(max_examples)
     if cache:
         dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    shuffled = dataset = epoch_shuffle(dataset, shuffle_buffer, seed) if shuffle else dataset
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     options = tf.data.Options()
     # Shard by data, not files: embedded sets and in-memory arrays have one file or none,
     # which the default FILE policy cannot split across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return keep_orders(dataset.with_options(options).prefetch(tf.data.AUTOTUNE), shuffled)
 
 
 def split_pipelines(data, cfg, to_example, n_train: int, *, max_shuffle_buffer: int = 10_000) -> dict[str, tf.data.Dataset]:

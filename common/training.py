@@ -34,10 +34,15 @@ from common.monitoring import (
     StopOnNaN,
     Throughput,
     figure_to_png,
+    load_training_state,
+    restore_training_state,
+    save_training_state,
+    training_state,
     log_images,
     log_texts,
     write_png,
 )
+from common.pipeline import epoch_orders, keep_orders
 from common.runs import RunDir
 from common.task import Task
 
@@ -81,32 +86,38 @@ def _worker_dir(run: RunDir, strategy) -> RunDir:
     return RunDir(os.path.join(run.root, ".workers", distribute.worker_id(strategy)))
 
 
-def _phase_paths(run: RunDir) -> tuple[str, str]:
-    return os.path.join(run.checkpoints, "phase.json"), os.path.join(run.checkpoints, "phase.weights.h5")
+def _phase_paths(run: RunDir) -> tuple[str, str, str]:
+    return (os.path.join(run.checkpoints, "phase.json"), os.path.join(run.checkpoints, "phase.weights.h5"),
+            os.path.join(run.checkpoints, "phase-state.npz"))
 
 
-def _save_completed_phase(run: RunDir, model: keras.Model, completed: int, epoch: int) -> None:
-    """Records that the first `completed` phases are done, with the weights they ended with.
+def _save_completed_phase(run: RunDir, model: keras.Model, callbacks, completed: int, epoch: int) -> None:
+    """Records that the first `completed` phases are done, with the weights they ended with and the training
+    state (random generators, callbacks' running values) the next phase starts from.
 
     The backup of BackupAndRestore is removed after each phase's `fit`; this record lets a run
-    interrupted in a later phase resume there instead of starting over.
+    interrupted in a later phase resume there, as the uninterrupted run went on, instead of starting over.
     """
-    marker, weights = _phase_paths(run)
+    marker, weights, state = _phase_paths(run)
     os.makedirs(run.checkpoints, exist_ok=True)
     partial = weights[: -len(".weights.h5")] + ".partial.weights.h5"
     model.save_weights(partial)
     os.replace(partial, weights)
+    save_training_state(state, training_state(model, callbacks), completed=completed)
     atomic_write_json(marker, {"completed": completed, "epoch": epoch})
 
 
-def _completed_phases(run: RunDir, model: keras.Model) -> int:
-    """Phases an interrupted run already finished (0 if none), with their weights loaded into `model`."""
-    marker, weights = _phase_paths(run)
+def _completed_phases(run: RunDir, model: keras.Model, callbacks) -> int:
+    """Phases an interrupted run already finished (0 if none), with their weights and training state loaded."""
+    marker, weights, state = _phase_paths(run)
     if not (os.path.isfile(marker) and os.path.isfile(weights)):
         return 0
     with open(marker) as f:
         completed = int(json.load(f)["completed"])
     model.load_weights(weights)
+    loaded = load_training_state(state)
+    if loaded is not None and loaded[1].get("completed") == completed:
+        restore_training_state(model, callbacks, loaded[0])
     return completed
 
 
@@ -193,6 +204,9 @@ def train(
                 return _train_loop(task, cfg, run, verbose)
         strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
         data = task.load_data(cfg)  # bad data fails here, before the run dir exists
+        # Seeded again: preparing a dataset the first time (or training a cached model inside load_data) draws from
+        # the generators, and what the model sees must not depend on whether the cache was there.
+        keras.utils.set_random_seed(cfg.seed)
         inputs = task.build_inputs(cfg, data)
         n_train = task.num_train_examples(cfg, data)
         steps = steps_for(n_train, cfg.batch_size)
@@ -205,7 +219,7 @@ def train(
                 print(f"{task.name}: {n_train} training examples make {steps} step{'s' if steps != 1 else ''} an epoch; "
                       f"each of the {cfg.epochs} epochs passes over them {passes} times ({steps * passes} steps) to reach "
                       f"min_steps={cfg.min_steps} (--set min_steps=0: one pass an epoch)", flush=True)
-            inputs = {**inputs, "train": inputs["train"].repeat(passes)}
+            inputs = {**inputs, "train": keep_orders(inputs["train"].repeat(passes), inputs["train"])}
             steps *= passes
         phases = task.phases(cfg)
         with strategy.scope():
@@ -246,9 +260,13 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
                 restore_best_weights=True
             )
         )
+    # Each epoch's data order from (seed, epoch, pass) alone, so a resumed epoch sees what it would have.
+    callbacks += [order.callback(passes) for order in epoch_orders(inputs["train"])]
     # Last, so an interruption raised by an earlier callback never records an unfinished epoch.
-    callbacks.append(SafeBackupAndRestore(own.backup, nan_stop, double_checkpoint=True))
+    backup = SafeBackupAndRestore(own.backup, nan_stop, double_checkpoint=True)
+    callbacks.append(backup)
     callbacks = list(extra_callbacks) + callbacks if extra_callbacks else callbacks
+    backup.track(callbacks)
 
     done = _fit_done(own, model)
     if done is not None:
@@ -258,7 +276,7 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
     else:
         start = time.perf_counter()
         epochs_done, first_epoch = 0, 0
-        completed = _completed_phases(own, model) if len(phases) > 1 else 0
+        completed = _completed_phases(own, model, backup.tracked) if len(phases) > 1 else 0
         for index, phase in enumerate(phases):
             last_epoch = first_epoch + phase.epochs
             if index < completed or not phase.epochs:
@@ -285,7 +303,7 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
                 break
             epochs_done = (history.epoch[-1] + 1) if history.epoch else last_epoch
             if index < len(phases) - 1:
-                _save_completed_phase(own, model, index + 1, last_epoch)
+                _save_completed_phase(own, model, backup.tracked, index + 1, last_epoch)
                 shutil.rmtree(own.backup, ignore_errors=True)  # the phase record holds what the next phase needs
             first_epoch = last_epoch
         if nan_stop.diverged_at is not None:

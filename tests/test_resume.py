@@ -10,6 +10,7 @@ import pytest
 from common.errors import TrainingDiverged
 from common.monitoring import SafeBackupAndRestore
 from common.training import train
+from conftest import TINY_CNN
 from test_training import InterruptAtEpoch, epochs_logged, tiny_config
 
 
@@ -87,3 +88,65 @@ def test_runaway_loss_stops_and_keeps_no_bad_weights(tmp_path):
         best = keras.saving.load_model(run / "checkpoints" / "best.keras", compile=False)
         assert all(np.isfinite(w).all() for w in best.get_weights())
     assert not (run / "metrics.json").exists() and not (run / "checkpoints" / "backup").exists()
+
+
+# --- exact resume: a run killed and rerun ends as an uninterrupted one -------------------------------------------
+
+TINY_TRANSFER = ["epochs=3", "head_epochs=1", "shots=3", "epoch_examples=0",
+                 "pretrain={dataset: digits, epochs: 1, depth: 1, width: 8, dense_units: 16, max_train_samples: 200, "
+                 "baseline_max_samples: 0, augment: false, min_steps: 0}"]
+TINY_GAN = ["epochs=2", "width=4", "latent_dim=8", "batch_size=32", "eval_samples=60", "val_fid_samples=40",
+            "samples_per_class=2", "augment_shots=2", "augment_generated=2", "augment_steps=3", "max_train_samples=300",
+            "classifier={epochs: 1, depth: 1, width: 4, dense_units: 8, augment: false, min_steps: 0}"]
+
+
+def _config(app, sets):
+    from common.config import resolve_config
+    from dlsuite.registry import get_app
+
+    task = get_app(app)
+    return task, resolve_config(task.config_class, app, sets=[*sets, "deterministic=true"])
+
+
+def _log_rows(run):
+    with open(run / "training_log.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _uninterrupted_and_resumed(tmp_path, app, sets, kill_epochs):
+    """(metrics, log rows) of an uninterrupted run and of the same run killed in each of `kill_epochs` (0-based,
+    mid-epoch) and rerun; the uninterrupted run is the first in a new data dir (it prepares the datasets)."""
+    task, cfg = _config(app, sets)
+    first = train(task, cfg, str(tmp_path / "a"), verbose=0)
+    run = tmp_path / "b"
+    for epoch in kill_epochs:
+        task, cfg = _config(app, sets)
+        with pytest.raises(KeyboardInterrupt):
+            train(task, cfg, str(run), extra_callbacks=(InterruptAtEpoch(epoch),), verbose=0)
+    task, cfg = _config(app, sets)
+    resumed = train(task, cfg, str(run), verbose=0)
+    return (first, _log_rows(tmp_path / "a")), (resumed, _log_rows(run))
+
+
+@pytest.mark.parametrize("app, sets, kill_epochs", [
+    ("image_classification", [*TINY_CNN[1::2], "dataset=digits", "epochs=4"], (2,)),
+    # killed in the fine-tuning phase: once in its first epoch (resumed from the phase record), once later
+    ("transfer_learning", TINY_TRANSFER, (1, 2)),
+], ids=["image_classification", "transfer_learning"])
+def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(tmp_path, monkeypatch, app, sets, kill_epochs):
+    """Same per-epoch log and test metrics after kills: data order, dropout/augmentation generators, optimizer
+    slots, the best-epoch record and the phase all carry over; and the first run, which prepared the data, is
+    one of them (preparing a dataset does not change what the model sees)."""
+    monkeypatch.setenv("DLSUITE_DATA_DIR", str(tmp_path / "tfds"))
+    (first, first_rows), (resumed, resumed_rows) = _uninterrupted_and_resumed(tmp_path, app, sets, kill_epochs)
+    assert [row["loss"] for row in resumed_rows] == [row["loss"] for row in first_rows]
+    assert resumed["test"] == first["test"]
+
+
+@pytest.mark.slow
+def test_a_resumed_gan_ends_exactly_as_an_uninterrupted_one(tmp_path):
+    """Both of the GAN's optimizers and its noise generator carry over (before, the optimizers' slots were
+    lost on resume: the discriminator's Adam started again)."""
+    (first, first_rows), (resumed, resumed_rows) = _uninterrupted_and_resumed(tmp_path, "gan", TINY_GAN, (1,))
+    assert [row["loss"] for row in resumed_rows] == [row["loss"] for row in first_rows]
+    assert resumed["test"]["fid"] == first["test"]["fid"]

@@ -163,6 +163,9 @@ class GAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        # Built now, so a resumed fit (BackupAndRestore builds only `model.optimizer`) restores their slots too.
+        d_optimizer.build(self.discriminator.trainable_weights)
+        g_optimizer.build(self.generator.trainable_weights)
         self.loss_name = loss
         self.gp_weight = gp_weight
         self.d_steps = d_steps

@@ -18,6 +18,7 @@ from common.audio.summary import AudioSummary
 from common.audio.wav import check_speech, read_wav
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
+from common.pipeline import epoch_shuffle, keep_orders
 from common.task import Task
 
 
@@ -73,12 +74,11 @@ class SpeechRecognition(Task):
         batches = max(1, -(-limit // cfg.batch_size))
         ds = ds.padded_batch(cfg.batch_size, padded_shapes=([None], [None])).cache()
         ds = ds.apply(tf.data.experimental.assert_cardinality(batches))  # a generator's size is unknown to Keras
-        if train:
-            ds = ds.shuffle(batches, seed=cfg.seed, reshuffle_each_iteration=True)
+        shuffled = ds = epoch_shuffle(ds, batches, cfg.seed) if train else ds
         ds = ds.map(lambda a, y: (tf.cast(a, tf.float32) / 32768.0, y), num_parallel_calls=tf.data.AUTOTUNE)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return keep_orders(ds.with_options(options).prefetch(tf.data.AUTOTUNE), shuffled)
 
     def build_inputs(self, cfg, data: UtteranceData) -> dict:
         return {"train": self._dataset(data, "train", cfg, train=True),

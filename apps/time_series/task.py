@@ -80,7 +80,9 @@ class StepBudget(keras.callbacks.Callback):
 
     Steps are the optimizer's own count, so a resumed run goes on counting where it stopped. It is read
     once when a fit starts and counted on from there: reading the variable after every batch would wait
-    on the device each step."""
+    on the device each step. The best value and its step carry over a resume (`resume_attributes`)."""
+
+    resume_attributes = ("best", "best_step")
 
     def __init__(self, max_steps: int, patience: int, monitor: str = "val_loss"):
         super().__init__()

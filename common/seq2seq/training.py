@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from common.pipeline import make_pipeline
+from common.pipeline import epoch_shuffle, keep_orders, make_pipeline
 from common.seq2seq.decoding import as_sources
 from common.seq2seq.model import model_max_length, model_vocabularies
 from common.seq2seq.tokens import encode_targets, tokenize
@@ -108,7 +108,8 @@ def length_sorted_batches(dataset: tf.data.Dataset, batch_size: int, *, seed: in
     # Windows are whole batches but the last, so there are as many batches as without windows;
     # saying so lets Keras know the epoch's length (unbatch() forgets it).
     batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
-    return batches.shuffle(window, seed=seed, reshuffle_each_iteration=True).prefetch(tf.data.AUTOTUNE)
+    shuffled = epoch_shuffle(batches, window, seed)
+    return keep_orders(shuffled.prefetch(tf.data.AUTOTUNE), windows, shuffled)
 
 
 def vocabulary_coverage(texts: list[str], vocabulary: list[str]) -> float:
