@@ -48,14 +48,15 @@ def _preset_json(preset: str, name: str) -> dict:
         raise UsageError(f"preset {preset}: {name} is not JSON ({exc})") from None
 
 
-def check_local_preset(preset: str) -> dict:
-    """The backbone config (config.json) of a local preset folder; UsageError if it is not one."""
+def check_local_preset(preset: str, *, tokenizer: bool = True) -> dict:
+    """The backbone config (config.json) of a local preset folder (with its tokenizer.json where `tokenizer`:
+    text presets); UsageError if it is not one."""
     if not os.path.exists(preset):
         raise UsageError(f"preset {preset!r} is neither a local folder nor a KerasHub preset name "
-                         f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets)")
+                         f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets / ImageClassifier.presets)")
     if not os.path.isdir(preset):
         raise UsageError(f"preset {preset} is a file; a preset is a folder written by save_to_preset")
-    missing = [name for name in ("config.json", "metadata.json", "tokenizer.json") if
+    missing = [name for name in ("config.json", "metadata.json", *(("tokenizer.json",) if tokenizer else ())) if
                not os.path.isfile(os.path.join(preset, name))]
     if missing:
         raise UsageError(f"{preset} is not a KerasHub preset folder (no {', '.join(missing)}; write one with "
@@ -87,22 +88,26 @@ def check_preset(task_class_name: str, preset: str, *, app: str) -> None:
     loads its data, before the run directory is written."""
     hub = _hub()
     task_class = getattr(hub.models, task_class_name)
+    text = task_class_name != "ImageClassifier"
     if is_remote(preset) or (not os.path.exists(preset) and preset in task_class.presets):
         try:
-            hub.models.Tokenizer.from_preset(preset)
+            (hub.models.Tokenizer if text else hub.layers.ImageConverter).from_preset(preset)
         except Exception as exc:  # noqa: BLE001 - connection, DNS, HTTP and auth errors alike
             raise _remote_error(preset, exc) from None
         return
-    config = check_local_preset(preset)
+    config = check_local_preset(preset, tokenizer=text)
     backbone = config["class_name"]
     saved_task = _preset_json(preset, "task.json").get("class_name", "")
     kind = _kind_of(hub, saved_task)
     if kind is not None and kind is not task_class:
-        raise UsageError(f"{preset} is a {saved_task} preset (a {kind.__name__}); {app} needs a "
+        article = "an" if task_class_name[0] in "AEIOU" else "a"
+        raise UsageError(f"{preset} is a {saved_task} preset (a {kind.__name__}); {app} needs {article} "
                          f"{task_class_name} preset")
     if not _task_exists(hub, task_class, backbone):
         raise UsageError(f"{preset} holds a {backbone}; KerasHub has no {task_class_name} for it, so {app} "
                          f"cannot use it")
+    if not text:
+        return
     try:
         tokenizer = hub.models.Tokenizer.from_preset(preset)
     except Exception as exc:  # noqa: BLE001

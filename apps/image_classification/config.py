@@ -23,6 +23,9 @@ class ImageClassificationConfig(TrainConfig):
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     model: str = option("cnn", "Model family: a CNN, or a vision transformer (the vit_* fields and patch_size).",
                         choices=("cnn", "vit"))
+    preset: str = option("", "A KerasHub ImageClassifier preset to fine-tune instead of `model`: a local folder written by "
+                         "save_to_preset, or a KerasHub name / kaggle:// / hf:// handle (needs internet). Its image "
+                         "converter runs inside the model; a new head is put on for the dataset's classes.", flag=True)
     depth: int = option(2, "CNN: convolution blocks; each is two convolutions and a 2x2 max-pool.", min=1)
     width: int = option(32, "CNN: filters in the first block; each further block doubles them.", min=1)
     kernel_size: int = option(3, "CNN: convolution kernel size.", min=1)

@@ -8,6 +8,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
+from apps.image_classification.preset import build_preset_image_classifier
 from apps.image_classification.vit import build_vit
 from common.datasets import ImageData, load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
@@ -53,6 +54,9 @@ class ImageClassification(Task):
 
     def build_model(self, cfg: ImageClassificationConfig, data: ImageData):
         augmentation = build_augmentation(cfg.rotation, cfg.translation, cfg.zoom, seed=cfg.seed) if cfg.augment else None
+        if getattr(cfg, "preset", ""):
+            return build_preset_image_classifier(cfg.preset, data.image_shape, data.num_classes,
+                                                 augmentation=augmentation)
         try:
             if cfg.model == "vit":
                 return build_vit(
