@@ -18,25 +18,34 @@ PPO = ["agent=ppo", "n_envs=2", "n_steps=16", "total_steps=256", "batch_size=16"
        "eval_episodes=3", "checkpoint_every=64"]
 
 
-def _config(sets):
+STYLE = ["epochs=2", "batch_size=2", "steps_per_epoch=3", "steps=4", "image_size=48", "train_size=32", "width=4",
+         "residual_blocks=1", "extractor_widths=[8,8,8]", "log_every=2", "test_images=[chelsea]"]
+
+
+def _config(sets, app="rl"):
     from dlsuite.registry import get_app
     from common.config import resolve_config
 
-    task = get_app("rl")
-    return task, resolve_config(task.config_class, "rl", sets=[*sets, "deterministic=true"])
+    task = get_app(app)
+    return task, resolve_config(task.config_class, app, sets=[*sets, "deterministic=true"])
 
 
-def logged_points(log_dir) -> list[tuple[str, int, float]]:
-    """(tag, step, value) of every scalar in the run's event files, in the order TensorBoard reads them."""
+def logged_points(log_dir) -> list[tuple]:
+    """(folder, tag, step, value) of everything in a run's event files, as TensorBoard shows it: each folder's
+    series by tag and step (a point logged twice shows up twice). Scalars as numbers, images as their bytes."""
     import tensorflow as tf
     from tensorboard.compat.proto import event_pb2
 
     points = []
-    for path in sorted(glob.glob(os.path.join(str(log_dir), "**", "events.out.tfevents.*"), recursive=True)):
+    for path in glob.glob(os.path.join(str(log_dir), "**", "events.out.tfevents.*"), recursive=True):
+        folder = os.path.relpath(os.path.dirname(path), str(log_dir))
         for record in tf.data.TFRecordDataset(path):
             event = event_pb2.Event.FromString(record.numpy())
-            points += [(v.tag, event.step, float(tf.make_ndarray(v.tensor))) for v in event.summary.value]
-    return points
+            for v in event.summary.value:
+                value = tf.make_ndarray(v.tensor)
+                points.append((folder, v.tag, event.step,
+                               float(value) if value.dtype.kind == "f" else v.tensor.SerializeToString()))
+    return sorted(points, key=lambda p: p[:3])
 
 
 def _die_after(monkeypatch, owner, name, calls: int):
@@ -52,19 +61,19 @@ def _die_after(monkeypatch, owner, name, calls: int):
     monkeypatch.setattr(owner, name, dying)
 
 
-def _uninterrupted_and_resumed(tmp_path, monkeypatch, sets, owner, name, calls):
+def _uninterrupted_and_resumed(tmp_path, monkeypatch, sets, owner, name, calls, app="rl", state="state.npz"):
     from common.training import train
 
-    task, cfg = _config(sets)
+    task, cfg = _config(sets, app)
     straight = train(task, cfg, str(tmp_path / "straight"), verbose=0)
     resumed_dir = str(tmp_path / "resumed")
     with monkeypatch.context() as patch:
         _die_after(patch, owner, name, calls)
         with pytest.raises(KeyboardInterrupt):
             train(task, cfg, resumed_dir, verbose=0)
-    assert os.path.isfile(os.path.join(resumed_dir, "checkpoints", "state.npz"))  # killed after a checkpoint
+    assert os.path.isfile(os.path.join(resumed_dir, "checkpoints", state))  # killed after a checkpoint
     assert not os.path.exists(os.path.join(resumed_dir, "metrics.json"))
-    resumed = train(task, _config(sets)[1], resumed_dir, verbose=0)  # the same command again
+    resumed = train(task, _config(sets, app)[1], resumed_dir, verbose=0)  # the same command again
     return straight, resumed, logged_points(tmp_path / "straight" / "logs"), logged_points(f"{resumed_dir}/logs")
 
 
@@ -76,8 +85,8 @@ def test_a_killed_dqn_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
                                                                    250)
     assert resumed["test"] == straight["test"]
     assert resumed["epochs"] == straight["epochs"]
-    returns = [p for p in logs_a if p[0] == "episode_return"]
-    assert len(returns) == straight["epochs"] and [p for p in logs_b if p[0] == "episode_return"] == returns
+    returns = [p for p in logs_a if p[1] == "episode_return"]
+    assert len(returns) == straight["epochs"] and [p for p in logs_b if p[1] == "episode_return"] == returns
     assert logs_b == logs_a  # loss, epsilon and greedy_return too, each point once
 
 
@@ -87,8 +96,24 @@ def test_a_killed_ppo_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     # 8 rollouts of 2 x 16 steps, a checkpoint after every second one: killed in the middle of the fourth
     straight, resumed, logs_a, logs_b = _uninterrupted_and_resumed(tmp_path, monkeypatch, PPO, PPOAgent, "act", 56)
     assert resumed["test"] == straight["test"]
-    assert [p for p in logs_b if p[0] == "episode_return"] == [p for p in logs_a if p[0] == "episode_return"]
+    assert [p for p in logs_b if p[1] == "episode_return"] == [p for p in logs_a if p[1] == "episode_return"]
     assert logs_b == logs_a
+
+
+def test_a_killed_style_transfer_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    from apps.style_transfer.stylize import FastTrainer
+
+    # the optimisation done, the fast network killed in its second epoch (after 4 of its 6 steps)
+    straight, resumed, logs_a, logs_b = _uninterrupted_and_resumed(tmp_path, monkeypatch, STYLE, FastTrainer,
+                                                                   "train_step", 4, "style_transfer",
+                                                                   "fast_state.json")
+
+    def untimed(test):
+        return {k: v for k, v in test.items() if "seconds" not in k}
+
+    assert untimed(resumed["test"]) == untimed(straight["test"])
+    assert {p[0] for p in logs_a} == {"optimize", "train", "images"}
+    assert logs_b == logs_a  # the second epoch's first step once, the comparison image once
 
 
 def test_a_truncated_state_file_is_a_one_line_error(cli, tmp_path, monkeypatch):
