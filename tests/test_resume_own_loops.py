@@ -138,3 +138,7 @@ def test_a_truncated_state_file_is_a_one_line_error(cli, tmp_path, monkeypatch):
     state.write_bytes(np.zeros(64, np.uint8).tobytes())  # not a zip at all
     code, out, err = cli("rl", "train", "--output-dir", run, "--quiet", *args)
     assert code == 2 and "truncated or corrupt" in err
+
+    np.savez(state, meta=np.frombuffer(b'{"step": 100}', np.uint8))  # a state without the format of exact resumes
+    code, out, err = cli("rl", "train", "--output-dir", run, "--quiet", *args)
+    assert code == 2 and "older version" in err and "--overwrite" in err

@@ -14,6 +14,9 @@ import numpy as np
 
 from common.errors import UsageError
 
+# 2: the state of every generator and the logs' lengths, taken where nothing else is under way (exact resume)
+STATE_FORMAT = 2
+
 
 def save_state(path: str, networks: dict[str, keras.Model], optimizers: dict, arrays: dict[str, np.ndarray],
                meta: dict) -> None:
@@ -28,7 +31,7 @@ def save_state(path: str, networks: dict[str, keras.Model], optimizers: dict, ar
             entries[f"opt/{name}/{i}"] = np.asarray(v)
     for name, value in arrays.items():
         entries[f"arr/{name}"] = np.asarray(value)
-    entries["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    entries["meta"] = np.frombuffer(json.dumps({**meta, "format": STATE_FORMAT}).encode(), dtype=np.uint8)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     buffer = io.BytesIO()
@@ -50,13 +53,17 @@ def load_state(path: str, networks: dict[str, keras.Model], optimizers: dict) ->
     try:
         with np.load(path) as data:
             entries = {key: data[key] for key in data.files}
+        meta = json.loads(bytes(entries["meta"]).decode())
+        if meta.get("format") != STATE_FORMAT:
+            raise UsageError(f"cannot resume from {path}: it was written by an older version of this application, "
+                             "whose state does not make a resumed run end as an uninterrupted one; rerun with "
+                             "--overwrite to start the run again")
         for name, net in networks.items():
             net.set_weights([entries[f"net/{name}/{i}"] for i in range(len(net.get_weights()))])
         for name, opt in optimizers.items():
             for i, v in enumerate(opt.variables):
                 v.assign(entries[f"opt/{name}/{i}"])
         arrays = {key[len("arr/"):]: value for key, value in entries.items() if key.startswith("arr/")}
-        meta = json.loads(bytes(entries["meta"]).decode())
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError) as exc:
         raise corrupt(path, exc) from None
     return arrays, meta
