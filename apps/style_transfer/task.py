@@ -198,16 +198,17 @@ class StyleTransfer(Task):
         weights_path = os.path.join(run.checkpoints, "fast.weights.h5")
         optimizer_path = os.path.join(run.checkpoints, "fast_optimizer.npz")
         log_dir = os.path.join(run.logs, "train")
-        first, seconds, marks = 0, 0.0, None
+        first, seconds, state = 0, 0.0, {"logs": None}
         if os.path.isfile(state_path) and os.path.isfile(weights_path) and os.path.isfile(optimizer_path):
             with open(state_path, encoding="utf-8") as fh:
                 state = json.load(fh)
-            first, seconds, marks = int(state["epoch"]), float(state["seconds"]), state.get("logs")
+            first, seconds = int(state["epoch"]), float(state["seconds"])
             model.load_weights(weights_path)
             with np.load(optimizer_path) as values:
                 trainer.set_optimizer_state([values[f"v{i}"] for i in range(len(values.files))])
             say(f"fast network: resuming after epoch {first}", flush=True)
-        rewind_logs(log_dir, marks)  # the steps a killed run logged after its last finished epoch go
+        if "logs" in state:  # (a state saved by an older version has no marks: its logs stay as they are)
+            rewind_logs(log_dir, state["logs"])  # the steps a killed run logged after its last finished epoch go
         board = _Scalars(run.logs, "train")
         preview_name, preview = next(iter(tests.items()))
         for epoch in range(first, cfg.epochs):
