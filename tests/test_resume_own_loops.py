@@ -16,9 +16,7 @@ DQN = ["total_steps=400", "learning_starts=100", "train_every=50", "gradient_ste
        "eval_episodes=3", "checkpoint_every=100", "select_every=150", "select_episodes=2"]
 PPO = ["agent=ppo", "n_envs=2", "n_steps=16", "total_steps=256", "batch_size=16", "ppo_epochs=2", "hidden=16",
        "eval_episodes=3", "checkpoint_every=64"]
-
-
-STYLE = ["epochs=2", "batch_size=2", "steps_per_epoch=3", "steps=4", "image_size=48", "train_size=32", "width=4",
+STYLE = ["epochs=2", "batch_size=2", "steps_per_epoch=2", "steps=4", "image_size=48", "train_size=32", "width=4",
          "residual_blocks=1", "extractor_widths=[8,8,8]", "log_every=2", "test_images=[chelsea]"]
 
 
@@ -103,9 +101,9 @@ def test_a_killed_ppo_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
 def test_a_killed_style_transfer_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     from apps.style_transfer.stylize import FastTrainer
 
-    # the optimisation done, the fast network killed in its second epoch (after 4 of its 6 steps)
+    # the optimisation done, the fast network killed in its second epoch (after 3 of its 4 steps)
     straight, resumed, logs_a, logs_b = _uninterrupted_and_resumed(tmp_path, monkeypatch, STYLE, FastTrainer,
-                                                                   "train_step", 4, "style_transfer",
+                                                                   "train_step", 3, "style_transfer",
                                                                    "fast_state.json")
 
     def untimed(test):
