@@ -55,6 +55,45 @@ def log_texts(log_dir: str, texts: dict[str, str], step: int) -> None:
     writer.close()
 
 
+EVENT_FILES = "events.out.tfevents."
+
+
+def _event_files(log_dir: str) -> list[str]:
+    found = []
+    for folder, _, names in os.walk(log_dir):
+        found += [os.path.relpath(os.path.join(folder, n), log_dir) for n in names if n.startswith(EVENT_FILES)]
+    return sorted(found)
+
+
+def log_marks(log_dir: str) -> dict[str, int]:
+    """The size of every TensorBoard event file under `log_dir`, by path relative to it, synced to disk.
+
+    A loop of its own keeps these with each checkpoint (flush its writers first) and gives them to
+    `rewind_logs` when it resumes, so the curves of a resumed run hold each point once, as an
+    uninterrupted run's do."""
+    marks = {}
+    for name in _event_files(log_dir):
+        path = os.path.join(log_dir, name)
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+        marks[name] = os.path.getsize(path)
+    return marks
+
+
+def rewind_logs(log_dir: str, marks: dict[str, int] | None) -> None:
+    """Takes the event files under `log_dir` back to `marks` (from `log_marks`): what was written after them
+    (by a run killed after its last checkpoint) goes, files they don't name are removed; no marks (a run
+    that starts over) removes every event file. Event files are sequences of whole records, and `marks`
+    are sizes after a flush, so a file cut there is a valid, shorter event file."""
+    marks = marks or {}
+    for name in _event_files(log_dir):
+        path = os.path.join(log_dir, name)
+        if name not in marks:
+            os.remove(path)
+        elif os.path.getsize(path) > marks[name]:
+            os.truncate(path, marks[name])
+
+
 def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str = "Confusion matrix"):
     size = max(4.0, 0.45 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))

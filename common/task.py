@@ -179,9 +179,11 @@ class Task:
 
         `run` is the `RunDir`, already created, with the config saved. The loop owns its TensorBoard
         logs (`run.logs`), resumable state (`run.checkpoints`: rerunning the same command must go on
-        from there) and the served model (`common.export.save_model(model, run.model)`). Returns the
-        parts of metrics.json it knows: "test" (required), and any of "baselines", "real_world", "epochs",
-        "parameters", "data", "examples_per_second". Raise `TrainingDiverged` when it diverges."""
+        from there and end as an uninterrupted run would; `common.monitoring.log_marks` and `rewind_logs`
+        keep the TensorBoard logs to what the checkpoint saw) and the served model
+        (`common.export.save_model(model, run.model)`). Returns the parts of metrics.json it knows: "test"
+        (required), and any of "baselines", "real_world", "epochs", "parameters", "data",
+        "examples_per_second". Raise `TrainingDiverged` when it diverges."""
         raise NotImplementedError
 
     # --- benchmark --------------------------------------------------------------------------

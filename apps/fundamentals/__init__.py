@@ -21,5 +21,6 @@
   `DIR/model.keras`: the variant with the best validation accuracy (metrics.json "test" -> "accuracy"
   is its test accuracy). Baseline: scikit-learn logistic regression on the same training data.
 * Resuming: each finished (variant, seed) is kept in `DIR/checkpoints/results/`; rerunning the same
-  command trains only what is missing.
+  command trains only what is missing (each from its own seed, its partial curves removed first), so it
+  ends as an uninterrupted run, timings aside.
 """

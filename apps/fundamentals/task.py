@@ -21,7 +21,7 @@ from common.datasets.embedded import Digits, Mnist5k
 from common.errors import TrainingDiverged, UsageError
 from common.export import atomic_write_json, atomic_write_text, load_model, save_model
 from common.metrics import classification_metrics
-from common.monitoring import figure_to_png, log_images, log_texts, write_png
+from common.monitoring import figure_to_png, log_images, log_texts, rewind_logs, write_png
 from common.task import Task
 
 
@@ -133,6 +133,8 @@ class Fundamentals(Task):
         pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
         for name, png in pngs.items():
             write_png(os.path.join(run.plots, f"{name}.png"), png)
+        for part in ("images", "text"):  # once each, even where a killed run had written them already
+            rewind_logs(os.path.join(run.logs, part), None)
         log_images(run.logs, pngs, step=0)
         markdown = "\n\n".join(tables) + "\n"
         atomic_write_text(os.path.join(run.root, "tables.md"), markdown)
@@ -174,6 +176,7 @@ class Fundamentals(Task):
         check = scratch.gradient_check(probe, x[:64].astype(np.float64), y[:64], entries=cfg.gradient_checks,
                                        seed=cfg.seed)
 
+        rewind_logs(os.path.join(run.logs, "scratch"), None)  # an interrupted attempt's partial curves
         net = scratch.DenseNetwork(sizes, cfg.activation, seed=cfg.seed)
         twin = scratch.keras_twin(net, data.image_shape)
         update, keras_optimizer = scratch.make_optimizer(cfg.scratch_optimizer, cfg.learning_rate)

@@ -13,8 +13,10 @@
 * Agents are classes with `act` and `update` (`dqn.py`, `ppo.py`, `sac.py`, `alphazero.py`); the
   replay buffer is `replay.py`, the Keras networks `networks.py`.
 * TensorBoard (`DIR/logs`): episode return, loss, ε (DQN) per environment step.
-* `DIR/checkpoints/state.npz` holds networks, optimizer slots, replay buffer and counters, written
-  atomically every `checkpoint_every` steps: rerunning the same train command resumes from it.
+* `DIR/checkpoints/state.npz` holds networks, optimizer slots, replay buffer, counters, generator
+  states and the logs' lengths, written atomically at an episode end (PPO: an update) after every
+  `checkpoint_every` steps: rerunning the same train command resumes from it and ends as an
+  uninterrupted run would (same logged points, same test metrics with `deterministic=true`).
 * Baselines: a uniformly random policy's mean return on the same evaluation episodes; for games, a
   random player and open_spiel's MCTS bot against the same opponents as the agent.
 * DQN serves the network that scored best in greedy checks every `select_every` steps (episodes on

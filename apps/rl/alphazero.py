@@ -20,6 +20,7 @@ from apps.rl.envs import load_game
 from apps.rl.networks import build_policy_value_network
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged, UsageError
+from common.monitoring import log_marks, rewind_logs
 
 
 def encode(state) -> np.ndarray:
@@ -233,13 +234,15 @@ def train_alphazero(cfg, run, verbose) -> dict:
               "policies": np.zeros((0, game.num_distinct_actions()), np.float32),
               "outcomes": np.zeros(0, np.float32), "game_ids": np.zeros(0, np.int64)}
     restored = load_state(path, {"net": agent.model}, {"adam": agent.optimizer})
+    logs = None
     if restored is not None:
         memory, meta = restored
-        games = meta["games"]
+        games, logs = meta["games"], meta["logs"]
         rng.bit_generator.state = meta["rng"]
         mcts.rng.bit_generator.state = meta["mcts_rng"]
         if verbose:
             print(f"resuming after {games} self-play games", flush=True)
+    rewind_logs(run.logs, logs)  # what a killed run logged after its last checkpoint goes
     writer = tf.summary.create_file_writer(run.logs)
     every = max(1, cfg.checkpoint_every // 100)
     start, first = time.perf_counter(), games
@@ -279,9 +282,11 @@ def train_alphazero(cfg, run, verbose) -> dict:
             tf.summary.scalar("value_loss", losses[:, 2].mean())
             tf.summary.scalar("episode_return", float(np.mean(first_player)))  # first player's mean outcome
             tf.summary.scalar("game_length", float(np.mean(game_lengths[-batch:])))
-        if games % every < batch or games >= cfg.total_steps:
+        if games % every < batch or games >= cfg.total_steps:  # between iterations: nothing else is under way
+            writer.flush()
             save_state(path, {"net": agent.model}, {"adam": agent.optimizer}, memory,
-                       {"games": games, "rng": rng.bit_generator.state, "mcts_rng": mcts.rng.bit_generator.state})
+                       {"games": games, "rng": rng.bit_generator.state, "mcts_rng": mcts.rng.bit_generator.state,
+                        "logs": log_marks(run.logs)})
         if verbose:
             print(f"games {games}/{cfg.total_steps}  loss {losses[:, 0].mean():.3f} (policy {losses[:, 1].mean():.3f}, "
                   f"value {losses[:, 2].mean():.3f})  first player's mean outcome {np.mean(first_player):+.2f}",

@@ -40,8 +40,9 @@ class RLConfig(TrainConfig):
     hidden: int = option(0, "Units of each of the two hidden layers of the networks (0: the agent's default).", min=0)
     eval_episodes: int = option(100, "Evaluation episodes (games for alphazero, per opponent) of the trained agent.",
                                 min=1)
-    checkpoint_every: int = option(5000, "Save the resumable state every N environment steps (alphazero: every "
-                                         "N // 100 games).", min=1)
+    checkpoint_every: int = option(5000, "Save the resumable state at the first episode end (dqn, sac) or update "
+                                         "(ppo) after every N environment steps (alphazero: every N // 100 games).",
+                                   min=1)
     # DQN
     buffer_size: int = option(100_000, "dqn/sac: replay buffer capacity (transitions).", min=1)
     learning_starts: int = option(1000, "dqn/sac: random-action steps before learning starts.", min=0)

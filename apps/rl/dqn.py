@@ -14,6 +14,7 @@ from apps.rl.networks import build_q_network
 from apps.rl.replay import ReplayBuffer
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged
+from common.monitoring import log_marks, rewind_logs
 
 SELECT_SEED = 2_000_000  # seeds of the selection episodes: neither training nor final evaluation ones
 
@@ -105,7 +106,12 @@ class DQNAgent:
 
 
 def train_dqn(cfg, run, verbose) -> dict:
-    """The DQN loop of `RL.train_loop`: returns the agent; checkpoints to run.checkpoints and resumes from there."""
+    """The DQN loop of `RL.train_loop`: returns the agent; checkpoints to run.checkpoints and resumes from there.
+
+    Checkpoints are taken at the first episode end after each `checkpoint_every` steps (and at the end), where
+    the next episode starts from its own seed: the replay buffer, networks, optimizer, generators, counters,
+    the selection's best network and score, and the length of the TensorBoard logs are all that decides the rest,
+    so a resumed run goes on exactly as an uninterrupted one."""
     env = make_env(cfg.dataset, cfg.seed)
     obs_dim = int(np.prod(env.observation_space.shape))
     agent = DQNAgent(obs_dim, int(env.action_space.n), cfg.hidden, cfg.learning_rate, cfg.gamma, cfg.double_q,
@@ -120,27 +126,32 @@ def train_dqn(cfg, run, verbose) -> dict:
     path = os.path.join(run.checkpoints, "state.npz")
     step, episodes, recent, best_score, selection_steps = 0, 0, [], -np.inf, 0
     restored = load_state(path, networks, {"adam": agent.optimizer})
+    logs = None
     if restored is not None:
         arrays, meta = restored
         buffer.restore({k[len("buffer/"):]: v for k, v in arrays.items() if k.startswith("buffer/")}, meta["buffer"])
         step, episodes, recent = meta["step"], meta["episodes"], meta["recent"]
         best_score, selection_steps = meta["best_score"], meta["selection_steps"]
         agent.rng.bit_generator.state = meta["rng"]
+        logs = meta["logs"]
         if verbose:
             print(f"resuming at step {step}", flush=True)
+    rewind_logs(run.logs, logs)  # what a killed run logged after its last checkpoint goes
+
+    writer = tf.summary.create_file_writer(run.logs)
 
     def checkpoint():
+        writer.flush()
         arrays, buffer_meta = buffer.state()
         save_state(path, networks, {"adam": agent.optimizer}, {f"buffer/{k}": v for k, v in arrays.items()},
                    {"step": step, "episodes": episodes, "recent": recent, "buffer": buffer_meta,
                     "rng": agent.rng.bit_generator.state, "best_score": best_score,
-                    "selection_steps": selection_steps})
+                    "selection_steps": selection_steps, "logs": log_marks(run.logs)})
 
-    writer = tf.summary.create_file_writer(run.logs)
     decay = int(cfg.epsilon_fraction * cfg.total_steps)
     obs, _ = env.reset(seed=cfg.seed + episodes)
     episode_return, losses, start = 0.0, [], time.perf_counter()
-    first_step = step
+    first_step = last_checkpoint = step
     while step < cfg.total_steps:
         epsilon = linear_epsilon(step, cfg.epsilon_start, cfg.epsilon_end, decay)
         if step < cfg.learning_starts:
@@ -150,7 +161,8 @@ def train_dqn(cfg, run, verbose) -> dict:
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(obs, action, reward, next_obs, terminated)
         obs, episode_return, step = next_obs, episode_return + reward, step + 1
-        if terminated or truncated:
+        ended = terminated or truncated
+        if ended:
             episodes += 1
             recent = (recent + [episode_return])[-100:]
             with writer.as_default(step=step):
@@ -177,8 +189,9 @@ def train_dqn(cfg, run, verbose) -> dict:
             if returns.mean() >= best_score:  # ties: the later network, trained on more data
                 best_score = float(returns.mean())
                 best.set_weights(agent.q_network.get_weights())
-        if step % cfg.checkpoint_every == 0 or step == cfg.total_steps:
+        if ended and step - last_checkpoint >= cfg.checkpoint_every or step == cfg.total_steps:
             checkpoint()
+            last_checkpoint = step
             if verbose:
                 mean = np.mean(recent) if recent else float("nan")
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) {mean:.1f}  "

@@ -11,8 +11,9 @@ import tensorflow as tf
 
 from apps.rl.envs import make_env
 from apps.rl.networks import build_actor_critic
-from apps.rl.state import load_state, save_state
+from apps.rl.state import load_state, pack_objects, save_state, unpack_objects
 from common.errors import TrainingDiverged
+from common.monitoring import log_marks, rewind_logs
 
 
 def gae(rewards, values, terminated, last_values, gamma: float, lam: float):
@@ -104,22 +105,34 @@ class PPOAgent:
 
 
 def train_ppo(cfg, run, verbose) -> dict:
+    """The PPO loop of `RL.train_loop`. Checkpoints are taken after an update (a rollout boundary), with what
+    decides the rest of the run: the network, the optimizer, the action-sampling and minibatch generators, the
+    environments in mid-episode (pickled, with their own generators), their current observations and running
+    returns, the counters and the length of the TensorBoard logs; a resumed run goes on exactly as an
+    uninterrupted one."""
     envs = [make_env(cfg.dataset) for _ in range(cfg.n_envs)]
     obs_dim = int(np.prod(envs[0].observation_space.shape))
     agent = PPOAgent(obs_dim, int(envs[0].action_space.n), cfg.hidden, cfg.learning_rate, cfg.entropy_coef,
                      max_grad_norm=0.5, seed=cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
     path = os.path.join(run.checkpoints, "state.npz")
-    step, episodes, recent = 0, 0, []
+    step, episodes, recent, logs = 0, 0, [], None
     restored = load_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer})
     if restored is not None:
-        _, meta = restored
-        step, episodes, recent = meta["step"], meta["episodes"], meta["recent"]
+        arrays, meta = restored
+        step, episodes, recent, logs = meta["step"], meta["episodes"], meta["recent"], meta["logs"]
+        rng.bit_generator.state = meta["rng"]
+        agent.seed.state.assign(arrays["action_seed"])
+        for env in envs:
+            env.close()
+        envs = unpack_objects(arrays["envs"], path)
+        obs, totals = arrays["obs"], arrays["totals"]
         if verbose:
             print(f"resuming at step {step}", flush=True)
-    agent.seed.reset_from_seed(cfg.seed + step)
-    rng = np.random.default_rng(cfg.seed + step)
-    obs = np.stack([env.reset(seed=cfg.seed + 1000 * step + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
-    totals = np.zeros(cfg.n_envs)
+    else:
+        obs = np.stack([env.reset(seed=cfg.seed + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
+        totals = np.zeros(cfg.n_envs)
+    rewind_logs(run.logs, logs)  # what a killed run logged after its last checkpoint goes
     writer = tf.summary.create_file_writer(run.logs)
     rollout = cfg.n_envs * cfg.n_steps
     start, first_step, last_checkpoint = time.perf_counter(), step, step
@@ -136,7 +149,7 @@ def train_ppo(cfg, run, verbose) -> dict:
                     r += cfg.gamma * float(agent.value(np.asarray(o, np.float32)[None])[0])
                 if term or trunc:
                     episodes += 1
-                    recent = (recent + [totals[i]])[-100:]
+                    recent = (recent + [float(totals[i])])[-100:]
                     with writer.as_default(step=step):
                         tf.summary.scalar("episode_return", totals[i])
                     totals[i] = 0.0
@@ -167,8 +180,12 @@ def train_ppo(cfg, run, verbose) -> dict:
                 tf.summary.scalar(name, losses[:, i].mean())
         if step - last_checkpoint >= cfg.checkpoint_every or step >= cfg.total_steps:
             last_checkpoint = step
-            save_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer}, {},
-                       {"step": step, "episodes": episodes, "recent": recent})
+            writer.flush()
+            save_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer},
+                       {"action_seed": agent.seed.state.numpy(), "envs": pack_objects(envs), "obs": obs,
+                        "totals": totals},
+                       {"step": step, "episodes": episodes, "recent": recent, "rng": rng.bit_generator.state,
+                        "logs": log_marks(run.logs)})
             if verbose:
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) "
                       f"{np.mean(recent) if recent else float('nan'):.1f}  loss {losses[:, 0].mean():.4f}", flush=True)

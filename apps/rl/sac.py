@@ -15,6 +15,7 @@ from apps.rl.networks import build_critic, build_gaussian_actor
 from apps.rl.replay import ReplayBuffer
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged, UsageError
+from common.monitoring import log_marks, rewind_logs
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -127,6 +128,11 @@ class SACAgent:
 
 
 def train_sac(cfg, run, verbose) -> dict:
+    """The SAC loop of `RL.train_loop`. As DQN's, checkpoints are taken at the first episode end after each
+    `checkpoint_every` steps (and at the end), with the networks, α, the optimizers, the replay buffer, the
+    generators (noise, replay sampling, the action space's for the first random actions), the counters, the
+    losses of the episode under way and the length of the TensorBoard logs: a resumed run goes on exactly as
+    an uninterrupted one."""
     env = make_env(cfg.dataset, cfg.seed)
     low, high = env.action_space.low, env.action_space.high
     if not (np.allclose(low, -high) and np.allclose(high, high.flat[0])):
@@ -136,19 +142,23 @@ def train_sac(cfg, run, verbose) -> dict:
                      cfg.seed)
     buffer = ReplayBuffer(cfg.buffer_size, (obs_dim,), (action_dim,), np.float32, seed=cfg.seed + 1)
     path = os.path.join(run.checkpoints, "state.npz")
-    step, episodes, recent = 0, 0, []
+    step, episodes, recent, losses, logs = 0, 0, [], [], None
     restored = load_state(path, agent.networks(), agent.optimizers())
     if restored is not None:
         arrays, meta = restored
         buffer.restore({k[len("buffer/"):]: v for k, v in arrays.items() if k.startswith("buffer/")}, meta["buffer"])
         agent.log_alpha.assign(float(arrays["log_alpha"]))
-        step, episodes, recent = meta["step"], meta["episodes"], meta["recent"]
+        agent.seed.state.assign(arrays["noise_seed"])
+        env.action_space.np_random.bit_generator.state = meta["action_space_rng"]
+        losses = [tuple(row) for row in arrays["losses"].tolist()]
+        step, episodes, recent, logs = meta["step"], meta["episodes"], meta["recent"], meta["logs"]
         if verbose:
             print(f"resuming at step {step}", flush=True)
-    agent.seed.reset_from_seed(cfg.seed + step)
+    rewind_logs(run.logs, logs)  # what a killed run logged after its last checkpoint goes
     writer = tf.summary.create_file_writer(run.logs)
     obs, _ = env.reset(seed=cfg.seed + episodes)
-    episode_return, losses, start, first_step = 0.0, [], time.perf_counter(), step
+    episode_return, start, first_step = 0.0, time.perf_counter(), step
+    last_checkpoint = step
     while step < cfg.total_steps:
         if step < cfg.learning_starts:
             action = env.action_space.sample()
@@ -157,9 +167,10 @@ def train_sac(cfg, run, verbose) -> dict:
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(obs, action, reward, next_obs, terminated)
         obs, episode_return, step = next_obs, episode_return + reward, step + 1
-        if terminated or truncated:
+        ended = terminated or truncated
+        if ended:
             episodes += 1
-            recent = (recent + [episode_return])[-100:]
+            recent = (recent + [float(episode_return)])[-100:]
             with writer.as_default(step=step):
                 tf.summary.scalar("episode_return", episode_return)
                 if losses:  # the losses of the episode's updates
@@ -174,11 +185,17 @@ def train_sac(cfg, run, verbose) -> dict:
             episode_return = 0.0
         if step >= cfg.learning_starts:
             losses.append(agent.update(buffer.sample(cfg.batch_size)))
-        if step % cfg.checkpoint_every == 0 or step == cfg.total_steps:
+        if ended and step - last_checkpoint >= cfg.checkpoint_every or step == cfg.total_steps:
+            last_checkpoint = step
+            writer.flush()
             arrays, buffer_meta = buffer.state()
             save_state(path, agent.networks(), agent.optimizers(),
-                       {**{f"buffer/{k}": v for k, v in arrays.items()}, "log_alpha": float(agent.log_alpha)},
-                       {"step": step, "episodes": episodes, "recent": recent, "buffer": buffer_meta})
+                       {**{f"buffer/{k}": v for k, v in arrays.items()}, "log_alpha": float(agent.log_alpha),
+                        "noise_seed": agent.seed.state.numpy(),
+                        "losses": np.asarray(losses, np.float64).reshape(-1, 3)},  # of the episode under way
+                       {"step": step, "episodes": episodes, "recent": recent, "buffer": buffer_meta,
+                        "action_space_rng": env.action_space.np_random.bit_generator.state,
+                        "logs": log_marks(run.logs)})
             if verbose:
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) "
                       f"{np.mean(recent) if recent else float('nan'):.1f}  α {float(np.exp(agent.log_alpha)):.3f}",

@@ -19,7 +19,8 @@
 * `train`: (1) the optimisation method (Gatys et al. 2016): Adam on the pixels of `content`, starting from it,
   `steps` steps; losses per step in TensorBoard (`logs/optimize`) and `optimize_losses.csv`, the image in
   `images/`. (2) The fast network (Johnson et al. 2016, smaller, instance norm, upsample + conv) trained on
-  random crops of `dataset` photos (`logs/train`: losses per step, previews), resumable per epoch. (3) Scores
+  random crops of `dataset` photos (`logs/train`: losses per step, previews), resumable per epoch
+  (a resumed run ends as an uninterrupted one, timings aside). (3) Scores
   on the held-out `test_images` for the fast network and two baselines (the content image itself; per-channel
   colour transfer), written to metrics.json with the optimisation's losses at the start and the end;
   `plots/comparison.png`, `images/*.png`, `model.keras` (the fast network; `export` serves it).

@@ -23,7 +23,7 @@ from apps.style_transfer.model import PerceptualLoss, build_extractor, build_fas
 from apps.style_transfer.stylize import LOSS_NAMES, FastTrainer, optimize_image, score_images, stylize
 from common.errors import UsageError
 from common.export import atomic_write_json, atomic_write_text, save_model
-from common.monitoring import figure_to_png, log_images, write_png
+from common.monitoring import figure_to_png, log_images, log_marks, rewind_logs, write_png
 from common.task import Task
 
 
@@ -142,6 +142,7 @@ class StyleTransfer(Task):
         figure = self._comparison_figure(cfg, content, style, optimized, tests, outputs)
         png = figure_to_png(figure)
         write_png(os.path.join(run.plots, "comparison.png"), png)
+        rewind_logs(os.path.join(run.logs, "images"), None)  # once, even where a killed run had written it
         log_images(run.logs, {"comparison": png}, step=epochs)
         save_model(model, run.model)
         shutil.rmtree(run.checkpoints, ignore_errors=True)
@@ -163,6 +164,7 @@ class StyleTransfer(Task):
             with np.load(saved) as state:
                 say("optimisation: already done (resumed)", flush=True)
                 return state["image"], json.loads(str(state["history"])), float(state["seconds"])
+        rewind_logs(os.path.join(run.logs, "optimize"), None)  # an interrupted attempt's partial curves
         board = _Scalars(run.logs, "optimize")
         name = image_name(cfg.content)
 
@@ -195,7 +197,8 @@ class StyleTransfer(Task):
         state_path = os.path.join(run.checkpoints, "fast_state.json")
         weights_path = os.path.join(run.checkpoints, "fast.weights.h5")
         optimizer_path = os.path.join(run.checkpoints, "fast_optimizer.npz")
-        first, seconds = 0, 0.0
+        log_dir = os.path.join(run.logs, "train")
+        first, seconds, state = 0, 0.0, {"logs": None}
         if os.path.isfile(state_path) and os.path.isfile(weights_path) and os.path.isfile(optimizer_path):
             with open(state_path, encoding="utf-8") as fh:
                 state = json.load(fh)
@@ -204,6 +207,8 @@ class StyleTransfer(Task):
             with np.load(optimizer_path) as values:
                 trainer.set_optimizer_state([values[f"v{i}"] for i in range(len(values.files))])
             say(f"fast network: resuming after epoch {first}", flush=True)
+        if "logs" in state:  # (a state saved by an older version has no marks: its logs stay as they are)
+            rewind_logs(log_dir, state["logs"])  # the steps a killed run logged after its last finished epoch go
         board = _Scalars(run.logs, "train")
         preview_name, preview = next(iter(tests.items()))
         for epoch in range(first, cfg.epochs):
@@ -220,12 +225,14 @@ class StyleTransfer(Task):
                 flush=True)
             if cfg.image_summary_every and (epoch + 1) % cfg.image_summary_every == 0 or epoch + 1 == cfg.epochs:
                 board.images((epoch + 1) * cfg.steps_per_epoch, {f"fast_{preview_name}": stylize(model, preview)[0]})
-            self._save_fast_state(run, trainer, epoch + 1, seconds, state_path, weights_path, optimizer_path)
+            board.writer.flush()
+            self._save_fast_state(run, trainer, epoch + 1, seconds, state_path, weights_path, optimizer_path,
+                                  log_marks(log_dir))
         board.close()
         return model, seconds, cfg.epochs
 
     @staticmethod
-    def _save_fast_state(run, trainer, epoch, seconds, state_path, weights_path, optimizer_path) -> None:
+    def _save_fast_state(run, trainer, epoch, seconds, state_path, weights_path, optimizer_path, logs) -> None:
         os.makedirs(run.checkpoints, exist_ok=True)
         tmp_weights = weights_path[: -len(".weights.h5")] + ".partial.weights.h5"
         trainer.model.save_weights(tmp_weights)
@@ -233,7 +240,7 @@ class StyleTransfer(Task):
         np.savez(tmp_optimizer, **{f"v{i}": v for i, v in enumerate(trainer.optimizer_state())})
         os.replace(tmp_weights, weights_path)
         os.replace(tmp_optimizer, optimizer_path)
-        atomic_write_json(state_path, {"epoch": epoch, "seconds": seconds})  # last: it vouches for the two files
+        atomic_write_json(state_path, {"epoch": epoch, "seconds": seconds, "logs": logs})  # last: vouches for the two
 
     @staticmethod
     def _comparison_figure(cfg, content, style, optimized, tests, outputs):
