@@ -67,17 +67,19 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.split("\n"))
 
 
-def continue_text(model, cfg: TextGenerationConfig, prompt: str, length: int, *, seed: int) -> str:
+def continue_text(model, cfg: TextGenerationConfig, prompt: str, length: int, *, seed: int, warn=None) -> str:
     """The continuation of `prompt` by a trained model with the config's sampler and settings: a character
-    model's incremental decoding (`generation.generate`), or a preset's own `generate` (`preset.generate_text`)."""
+    model's incremental decoding (`generation.generate`), or a preset's own `generate` (`preset.generate_text`).
+    `warn` (default: a line on stderr) is told when the prompt or the length is cut to the model's context."""
     from apps.text_generation.preset import generate_text, is_causal_lm
 
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, length)
+    warned = {} if warn is None else {"warn": warn}
     if is_causal_lm(model):
         return generate_text(model, prompt, length, sampler=cfg.sampler, temperature=cfg.temperature,
-                             top_k=cfg.top_k, top_p=cfg.top_p, seed=seed)
+                             top_k=cfg.top_k, top_p=cfg.top_p, seed=seed, **warned)
     _, temperature, top_k, top_p = resolve_sampler(cfg.sampler, cfg.temperature, cfg.top_k, cfg.top_p)
-    return generate(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    return generate(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, **warned)
 
 
 class TextGeneration(Task):
@@ -220,11 +222,14 @@ class TextGeneration(Task):
         name, temperature, top_k, top_p = resolve_sampler(cfg.sampler, cfg.temperature, cfg.top_k, cfg.top_p)
         settings = (f"{name} sampler, temperature {temperature:g}, top-k {top_k or 'off'}, top-p {top_p:g}, "
                     f"seed {cfg.seed}")
-        unit = "tokens" if cfg.preset else "characters"
-        parts = [f"{cfg.preset or cfg.model} on {data.name}, {cfg.generate_length} {unit} after prompts from the "
-                 f"{split} text; {settings}."]
+        # A preset writes up to generate_length tokens: fewer where it writes its end token or its context is full.
+        amount = f"up to {cfg.generate_length} tokens" if cfg.preset else f"{cfg.generate_length} characters"
+        parts = [f"{cfg.preset or cfg.model} on {data.name}, {amount} after prompts from the {split} text; "
+                 f"{settings}."]
         for number, prompt in enumerate(example_prompts(data.texts[split], cfg.examples), start=1):
-            text = continue_text(model, cfg, prompt, cfg.generate_length, seed=cfg.seed + number)
+            # Cut prompts and lengths are the examples' business, not warnings in the training output.
+            text = continue_text(model, cfg, prompt, cfg.generate_length, seed=cfg.seed + number,
+                                 warn=lambda message: None)
             parts += [f"**Example {number}**, prompt:", _indent(prompt), "continuation:", _indent(text)]
         return {"generations": "\n\n".join(parts)}
 
@@ -248,7 +253,7 @@ class TextGeneration(Task):
         parser.add_argument("--sampler", choices=SAMPLERS, help="greedy, random, top_k, top_p, or auto: from the "
                                                                  "settings (default: the run's sampler)")
         parser.add_argument("--temperature", type=float, help="0 = greedy; < 1 safer, > 1 wilder (default: the run's)")
-        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (0 = all)")
+        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (tokens) (0 = all)")
         parser.add_argument("--top-p", type=float, help="sample from the smallest set with this probability (1 = all)")
         parser.add_argument("--seed", type=int, help="seed of the sampling (default: the run's seed)")
 
