@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
 import keras
 
@@ -70,7 +71,13 @@ def load_model(path: str) -> keras.Model:
         raise UsageError(f"model file {path} is corrupt (not a complete .keras zip archive); retrain, or rerun the "
                          "training command to rewrite it")
     try:
-        return keras.saving.load_model(path)
+        with warnings.catch_warnings():
+            # A KerasHub task (a --preset run) compiles itself with defaults when rebuilt; Keras then says it
+            # did not restore the custom compile and skips the saved optimizer's variables, which serving
+            # never uses.
+            warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called as part of model loading")
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path)
     except Exception as exc:  # zip, h5 or config errors all mean the same thing to the user
         raise UsageError(f"cannot load model {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 

@@ -11,7 +11,8 @@ A preset spec is one of
 
 Every way a spec can be wrong (a folder that is not a preset, a preset of another kind of task, a
 tokenizer with more tokens than the backbone embeds, no internet for a remote one) is a `UsageError`
-of one line, raised before anything is written.
+of one line, raised before anything is written; an `hf://` handle on a machine that cannot reach the
+Hugging Face Hub fails in seconds, not after the Hub client's retries.
 """
 
 from __future__ import annotations
@@ -80,21 +81,46 @@ def _remote_error(preset: str, exc: Exception) -> UsageError:
                       f"save_to_preset(DIR), then pass --preset DIR")
 
 
-def check_preset(task_class_name: str, preset: str, *, app: str) -> None:
+def _unreachable_hugging_face(preset: str) -> str | None:
+    """For an `hf://` handle on a machine that cannot open a connection to the Hugging Face Hub (3 s): its
+    host, else None. `huggingface_hub` would retry five times over some 25 s, logging each try, before
+    failing. Not checked behind a proxy (the proxy decides), nor with HF_HUB_OFFLINE set (the Hub's cache
+    answers then)."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if not preset.startswith("hf://") or offline or any(
+            os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, endpoint.port or (80 if endpoint.scheme == "http" else 443)), timeout=3).close()
+    except OSError:
+        return host
+    return None
+
+
+def check_preset(task_class_name: str, preset: str, *, app: str):
     """UsageError unless `preset` can become a `keras_hub.models.<task_class_name>`: a preset folder (or a
     reachable remote preset) of a backbone KerasHub has that task for, whose tokenizer fits the backbone.
 
     Cheap (reads the JSON files and the tokenizer, no weights), so an application calls it while it
-    loads its data, before the run directory is written."""
+    loads its data, before the run directory is written. Returns the preset's tokenizer (its image converter for an ImageClassifier, None for a local one)."""
     hub = _hub()
     task_class = getattr(hub.models, task_class_name)
     text = task_class_name != "ImageClassifier"
     if is_remote(preset) or (not os.path.exists(preset) and preset in task_class.presets):
+        host = _unreachable_hugging_face(preset)
+        if host is not None:
+            raise UsageError(f"preset {preset!r} must be downloaded from the Hugging Face Hub and this machine cannot "
+                             f"reach {host}; where there is internet, load it once and save_to_preset(DIR), then "
+                             f"pass --preset DIR (or set HF_HUB_OFFLINE=1 to use a copy in the Hugging Face cache)")
         try:
-            (hub.models.Tokenizer if text else hub.layers.ImageConverter).from_preset(preset)
+            return (hub.models.Tokenizer if text else hub.layers.ImageConverter).from_preset(preset)
         except Exception as exc:  # noqa: BLE001 - connection, DNS, HTTP and auth errors alike
             raise _remote_error(preset, exc) from None
-        return
     config = check_local_preset(preset, tokenizer=text)
     backbone = config["class_name"]
     saved_task = _preset_json(preset, "task.json").get("class_name", "")
@@ -107,7 +133,7 @@ def check_preset(task_class_name: str, preset: str, *, app: str) -> None:
         raise UsageError(f"{preset} holds a {backbone}; KerasHub has no {task_class_name} for it, so {app} "
                          f"cannot use it")
     if not text:
-        return
+        return None
     try:
         tokenizer = hub.models.Tokenizer.from_preset(preset)
     except Exception as exc:  # noqa: BLE001
@@ -118,6 +144,7 @@ def check_preset(task_class_name: str, preset: str, *, app: str) -> None:
     if embedded is not None and size > embedded:
         raise UsageError(f"preset {preset}: its tokenizer has {size} tokens but the backbone embeds {embedded}; "
                          f"the tokenizer does not belong to this backbone")
+    return tokenizer
 
 
 def load_task(task_class_name: str, preset: str, *, app: str, **kwargs):

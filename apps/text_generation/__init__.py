@@ -1,4 +1,5 @@
-"""Text generation: character-level language models, stacked GRU/LSTM layers or a small GPT-style decoder.
+"""Text generation: character-level language models, stacked GRU/LSTM layers or a small GPT-style decoder, or a
+KerasHub `CausalLM` preset fine-tuned on the text.
 
     dlsuite text_generation train                              # pydoc_topics, 2 x 384 GRU, ~5 min on 2 cores
     dlsuite text_generation train --set model=gpt --set depth=3 --set learning_rate=2e-3 --epochs 12
@@ -8,6 +9,8 @@
     dlsuite text_generation generate --run DIR --prompt "The with statement" --length 400 \\
         --temperature 0.8 --top-p 0.95 --seed 1
     dlsuite text_generation predict --run DIR "def " "A list"   # one continuation per prompt (JSON lines)
+    dlsuite text_generation train --preset path/to/gpt2_preset --set learning_rate=5e-5   # a KerasHub CausalLM
+    dlsuite text_generation export --run DIR --format preset   # the fine-tuned CausalLM as a preset folder
 
 * Data (`data.py`): one string per split. `pydoc_topics` (default) is CPython's own documentation
   topics (`pydoc_data.topics`, always installed, about 465,000 characters in 3.11); `fortunes` reads
@@ -32,6 +35,10 @@
   the RNNs carry their states, so each character costs one step. Sampling with temperature (0 =
   greedy), top-k and top-p, seeded. A prompt character outside the vocabulary is an error; a prompt
   longer than the GPT's context is cut to its last `sequence_length` characters, with a warning.
+* Presets (`preset.py`, `--preset`): a KerasHub `CausalLM` fine-tuned on windows of the text with its
+  own tokenizer and `CausalLMPreprocessor`, scored in bits per character over the whole test text
+  (its nats over the characters), sampled with its own `generate` and the KerasHub sampler that
+  `sampler` names (greedy, random, top_k, top_p; auto from the settings).
 * TensorBoard's Text tab (and `DIR/examples/generations.md`) shows continuations of prompts from the
   validation text during training and from the test text at the end. The exported SavedModel maps
   character ids `(batch, time)` to next-character logits.

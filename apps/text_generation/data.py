@@ -44,12 +44,17 @@ class Corpus:
         texts: {split: str}.
         vocabulary: the sorted characters of the training text (ids 1..len; 0 is out-of-vocabulary).
         ids: {split: int32 array}, the texts encoded with `vocabulary`.
+        window_characters: with a preset, the characters of a training window (about `sequence_length`
+            of its tokens); 0 otherwise.
+        token_vocabulary_size: with a preset, its tokenizer's vocabulary size; 0 otherwise.
     """
 
     name: str
     texts: dict[str, str]
     vocabulary: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
+    window_characters: int = 0
+    token_vocabulary_size: int = 0
 
     @property
     def sizes(self) -> dict[str, int]:

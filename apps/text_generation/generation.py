@@ -204,6 +204,38 @@ def check_sampling(temperature: float, top_k: int, top_p: float, length: int = 1
         raise UsageError(f"length={length} must be >= 1")
 
 
+SAMPLERS = ("auto", "greedy", "random", "top_k", "top_p")
+
+
+def resolve_sampler(sampler: str, temperature: float, top_k: int, top_p: float) -> tuple[str, float, int, float]:
+    """The sampler that `sampler` names and the settings it samples with: (name, temperature, top_k, top_p).
+
+    `name` is one of greedy, random, top_k, top_p (as `keras_hub.samplers` names them); settings a
+    sampler does not use come back neutral (top_k 0, top_p 1), so `sample_next` with them draws as
+    that sampler does. Temperature 0 is greedy whatever the sampler; "auto" picks top_p when
+    top_p < 1, else top_k when top_k > 0, else random.
+
+    Example:
+        >>> resolve_sampler("auto", 0.8, 0, 0.95)
+        ('top_p', 0.8, 0, 0.95)
+        >>> resolve_sampler("top_k", 0.8, 5, 0.95)
+        ('top_k', 0.8, 5, 1.0)
+    """
+    if sampler not in SAMPLERS:
+        raise UsageError(f"sampler={sampler!r} is not one of: {', '.join(SAMPLERS)}")
+    if sampler == "greedy" or temperature == 0:
+        return "greedy", 0.0, 0, 1.0
+    if sampler == "auto":
+        sampler = "top_p" if top_p < 1 else "top_k" if top_k > 0 else "random"
+    if sampler == "random":
+        return "random", temperature, 0, 1.0
+    if sampler == "top_k":
+        if top_k < 1:
+            raise UsageError("sampler=top_k needs top_k >= 1 (--top-k K or --set top_k=K)")
+        return "top_k", temperature, top_k, 1.0
+    return "top_p", temperature, top_k, top_p
+
+
 def sample_next(logits, rng: np.random.Generator, *, temperature: float = 1.0, top_k: int = 0,
                 top_p: float = 1.0) -> int:
     """Draws the next id from one position's logits.

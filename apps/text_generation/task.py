@@ -1,8 +1,10 @@
-"""Text generation: a character-level GRU/LSTM or GPT-style decoder language model, against an interpolated
-Witten-Bell n-gram model on the same held-out text, with incremental sampling."""
+"""Text generation: a character-level GRU/LSTM or GPT-style decoder language model, or a KerasHub `CausalLM`
+preset fine-tuned on the text, against an interpolated Witten-Bell n-gram model on the same held-out text, with
+incremental sampling."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 
@@ -17,7 +19,7 @@ from apps.text_generation.data import (
     load_corpus,
     training_windows,
 )
-from apps.text_generation.generation import check_sampling, generate, vocabulary_of
+from apps.text_generation.generation import SAMPLERS, check_sampling, generate, resolve_sampler, vocabulary_of
 from apps.text_generation.model import build_language_model
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
@@ -65,10 +67,26 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.split("\n"))
 
 
+def continue_text(model, cfg: TextGenerationConfig, prompt: str, length: int, *, seed: int, warn=None) -> str:
+    """The continuation of `prompt` by a trained model with the config's sampler and settings: a character
+    model's incremental decoding (`generation.generate`), or a preset's own `generate` (`preset.generate_text`).
+    `warn` (default: a line on stderr) is told when the prompt or the length is cut to the model's context."""
+    from apps.text_generation.preset import generate_text, is_causal_lm
+
+    check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, length)
+    warned = {} if warn is None else {"warn": warn}
+    if is_causal_lm(model):
+        return generate_text(model, prompt, length, sampler=cfg.sampler, temperature=cfg.temperature,
+                             top_k=cfg.top_k, top_p=cfg.top_p, seed=seed, **warned)
+    _, temperature, top_k, top_p = resolve_sampler(cfg.sampler, cfg.temperature, cfg.top_k, cfg.top_p)
+    return generate(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, **warned)
+
+
 class TextGeneration(Task):
     name = "text_generation"
     description = ("character-level language model: stacked GRU/LSTM or GPT-style decoder (KV-cached generation), "
-                   "vs a Witten-Bell n-gram; sampling with temperature, top-k, top-p")
+                   "or a KerasHub CausalLM preset (--preset), vs a Witten-Bell n-gram; sampling with temperature, "
+                   "top-k, top-p")
     config_class = TextGenerationConfig
     models = ("gru", "lstm", "gpt")
     monitor = "val_loss"
@@ -76,8 +94,8 @@ class TextGeneration(Task):
     # The GPT takes cheaper steps but needs more of them: 12 x 50 steps, also about 5 minutes.
     benchmark_rows = (("text_generation-pydoc_topics-gpt",
                        {"model": "gpt", "depth": 3, "learning_rate": 2e-3, "epochs": 12}),)
-    actions = (("generate", "write text after a prompt with a trained run (--prompt, --length, --temperature, "
-                            "--top-k, --top-p, --seed)"),)
+    actions = (("generate", "write text after a prompt with a trained run (--prompt, --length, --sampler, "
+                            "--temperature, --top-k, --top-p, --seed)"),)
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TextGenerationConfig) -> Corpus:
@@ -90,8 +108,16 @@ class TextGeneration(Task):
             if len(corpus.texts[split]) < 2:
                 raise UsageError(f"{cfg.dataset}: its {split} part has {len(corpus.texts[split])} characters; "
                                  "a language model needs a longer text (80/10/10 split)")
+        # The characters serve the n-gram baseline (and the character models).
         corpus.vocabulary = learn_vocabulary(corpus.texts["train"])
         corpus.ids = {split: encode(text, corpus.vocabulary) for split, text in corpus.texts.items()}
+        if cfg.preset:
+            from apps.text_generation.preset import window_characters
+            from common.presets import check_preset
+
+            tokenizer = check_preset("CausalLM", cfg.preset, app=self.name)  # before the run dir is written
+            corpus.token_vocabulary_size = int(tokenizer.vocabulary_size())
+            corpus.window_characters = window_characters(tokenizer, corpus.texts["train"], cfg.sequence_length)
         return corpus
 
     def num_train_examples(self, cfg: TextGenerationConfig, data: Corpus) -> int:
@@ -103,6 +129,16 @@ class TextGeneration(Task):
     def build_inputs(self, cfg: TextGenerationConfig, data: Corpus) -> dict:
         import tensorflow as tf
 
+        if data.window_characters:  # a preset: strings, which its preprocessor tokenizes in `fit`
+            from apps.text_generation.preset import consecutive_text_windows, random_text_windows
+
+            train = random_text_windows(data.texts["train"], data.window_characters,
+                                        self.num_train_examples(cfg, data), seed=cfg.seed)
+            inputs = {"train": make_pipeline(train, cfg.batch_size, cache=False)}
+            for split in ("validation", "test"):
+                windows = consecutive_text_windows(data.texts[split], data.window_characters)
+                inputs[split] = make_pipeline(tf.data.Dataset.from_tensor_slices(windows), cfg.batch_size)
+            return inputs
         train = training_windows(data.ids["train"], cfg.sequence_length, self.num_train_examples(cfg, data),
                                  seed=cfg.seed)
         inputs = {"train": make_pipeline(train, cfg.batch_size, cache=False)}
@@ -112,10 +148,17 @@ class TextGeneration(Task):
         return inputs
 
     def data_summary(self, data: Corpus) -> dict:
+        if data.window_characters:
+            return {"characters": data.sizes, "vocabulary_size": data.token_vocabulary_size, "level": "token",
+                    "window_characters": data.window_characters}
         return {"characters": data.sizes, "vocabulary_size": len(data.vocabulary) + 1, "level": "character"}
 
     # --- model ------------------------------------------------------------------------------
     def build_model(self, cfg: TextGenerationConfig, data: Corpus):
+        if cfg.preset:
+            from apps.text_generation.preset import build_preset_lm
+
+            return build_preset_lm(cfg.preset, sequence_length=cfg.sequence_length)
         try:
             return build_language_model(
                 data.vocabulary, model=cfg.model, sequence_length=cfg.sequence_length, embed_dim=cfg.embed_dim,
@@ -125,10 +168,20 @@ class TextGeneration(Task):
             raise UsageError(str(exc)) from None
 
     def compile_model(self, model, cfg: TextGenerationConfig, steps_per_epoch: int, phase=None) -> None:
-        """As every task compiles, plus learning-rate warm-up and gradient clipping (`warmup_steps`, `clipnorm`)."""
-        model.compile(optimizer=build_optimizer(cfg, steps_per_epoch, warmup_steps=cfg.effective_warmup_steps,
-                                                global_clipnorm=cfg.effective_clipnorm or None),
-                      loss=self.build_losses(cfg), metrics=self.build_metrics(cfg), jit_compile=cfg.jit_compile)
+        """As every task compiles, plus learning-rate warm-up and gradient clipping (`warmup_steps`, `clipnorm`).
+
+        A preset's padding (the short last window of a text) has zero sample weight, so its accuracy is
+        a weighted metric, as `CausalLM.compile` has it."""
+        optimizer = build_optimizer(cfg, steps_per_epoch, warmup_steps=cfg.effective_warmup_steps,
+                                    global_clipnorm=cfg.effective_clipnorm or None)
+        if cfg.preset:
+            import keras
+
+            model.compile(optimizer=optimizer, loss=self.build_losses(cfg), jit_compile=cfg.jit_compile,
+                          weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+            return
+        model.compile(optimizer=optimizer, loss=self.build_losses(cfg), metrics=self.build_metrics(cfg),
+                      jit_compile=cfg.jit_compile)
 
     def build_losses(self, cfg):
         import keras
@@ -140,7 +193,12 @@ class TextGeneration(Task):
 
     # --- evaluation -------------------------------------------------------------------------
     def evaluate(self, model, cfg: TextGenerationConfig, data: Corpus, inputs) -> dict:
-        """Cross-entropy (nats), bits per character, perplexity and next-character accuracy on the test windows."""
+        """Cross-entropy (nats), bits per character, perplexity and next-character accuracy on the test windows;
+        for a preset, per character over the whole test text and per token (`preset.score_text`)."""
+        from apps.text_generation.preset import is_causal_lm, score_text
+
+        if is_causal_lm(model):
+            return score_text(model, data.texts["test"], cfg.batch_size)
         if vocabulary_of(model) != data.vocabulary:
             raise UsageError(f"{data.name} has another character vocabulary ({len(data.vocabulary)} characters) than "
                              f"the model ({len(vocabulary_of(model))}); evaluate on text with the same characters")
@@ -161,13 +219,17 @@ class TextGeneration(Task):
         """Continuations of `examples` prompts taken from the split's text, sampled with the config's settings."""
         if not cfg.examples:
             return {}
-        settings = (f"temperature {cfg.temperature:g}, top-k {cfg.top_k or 'off'}, top-p {cfg.top_p:g}, "
+        name, temperature, top_k, top_p = resolve_sampler(cfg.sampler, cfg.temperature, cfg.top_k, cfg.top_p)
+        settings = (f"{name} sampler, temperature {temperature:g}, top-k {top_k or 'off'}, top-p {top_p:g}, "
                     f"seed {cfg.seed}")
-        parts = [f"{cfg.model} on {data.name}, {cfg.generate_length} characters after prompts from the {split} text; "
+        # A preset writes up to generate_length tokens: fewer where it writes its end token or its context is full.
+        amount = f"up to {cfg.generate_length} tokens" if cfg.preset else f"{cfg.generate_length} characters"
+        parts = [f"{cfg.preset or cfg.model} on {data.name}, {amount} after prompts from the {split} text; "
                  f"{settings}."]
         for number, prompt in enumerate(example_prompts(data.texts[split], cfg.examples), start=1):
-            text = generate(model, prompt, cfg.generate_length, temperature=cfg.temperature, top_k=cfg.top_k,
-                            top_p=cfg.top_p, seed=cfg.seed + number)
+            # Cut prompts and lengths are the examples' business, not warnings in the training output.
+            text = continue_text(model, cfg, prompt, cfg.generate_length, seed=cfg.seed + number,
+                                 warn=lambda message: None)
             parts += [f"**Example {number}**, prompt:", _indent(prompt), "continuation:", _indent(text)]
         return {"generations": "\n\n".join(parts)}
 
@@ -180,16 +242,18 @@ class TextGeneration(Task):
         if not inputs:
             raise UsageError('predict needs prompts: dlsuite text_generation predict --run DIR "def " "The " '
                              '(or - for lines from stdin; `generate --prompt` has more options)')
-        return [{"prompt": prompt, "continuation": generate(model, prompt, cfg.generate_length,
-                                                            temperature=cfg.temperature, top_k=cfg.top_k,
-                                                            top_p=cfg.top_p, seed=cfg.seed)}
+        return [{"prompt": prompt, "continuation": continue_text(model, cfg, prompt, cfg.generate_length,
+                                                                 seed=cfg.seed)}
                 for prompt in inputs]
 
     def add_action_arguments(self, name: str, parser) -> None:
         parser.add_argument("--prompt", default="", help="text to continue (default: none, start of a line)")
-        parser.add_argument("--length", type=int, help="characters to write (default: generate_length of the run)")
+        parser.add_argument("--length", type=int, help="characters to write, tokens for a --preset run (default: "
+                                                       "generate_length of the run)")
+        parser.add_argument("--sampler", choices=SAMPLERS, help="greedy, random, top_k, top_p, or auto: from the "
+                                                                 "settings (default: the run's sampler)")
         parser.add_argument("--temperature", type=float, help="0 = greedy; < 1 safer, > 1 wilder (default: the run's)")
-        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (0 = all)")
+        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (tokens) (0 = all)")
         parser.add_argument("--top-p", type=float, help="sample from the smallest set with this probability (1 = all)")
         parser.add_argument("--seed", type=int, help="seed of the sampling (default: the run's seed)")
 
@@ -198,23 +262,25 @@ class TextGeneration(Task):
         def given(value, default):
             return default if value is None else value
 
-        length = given(args.length, cfg.generate_length)
-        temperature, top_k, top_p = (given(args.temperature, cfg.temperature), given(args.top_k, cfg.top_k),
-                                     given(args.top_p, cfg.top_p))
-        check_sampling(temperature, top_k, top_p, length)
-        return args.prompt + generate(model, args.prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
-                                      seed=given(args.seed, cfg.seed))
+        cfg = dataclasses.replace(cfg, sampler=given(args.sampler, cfg.sampler),
+                                  temperature=given(args.temperature, cfg.temperature),
+                                  top_k=given(args.top_k, cfg.top_k), top_p=given(args.top_p, cfg.top_p))
+        return args.prompt + continue_text(model, cfg, args.prompt, given(args.length, cfg.generate_length),
+                                           seed=given(args.seed, cfg.seed))
 
     # --- benchmark and tuning ---------------------------------------------------------------
     def benchmark_target(self, metrics: dict):
         if metrics["dataset"] != "pydoc_topics":
             return None
         model, baseline = metrics["test"]["bits_per_character"], metrics["baselines"]["ngram"]
-        return (f"{metrics['config']['model']} bits per character below the n-gram baseline's",
+        config = metrics["config"]
+        return (f"{config.get('preset') or config['model']} bits per character below the n-gram baseline's",
                 model < baseline["bits_per_character"],
                 f"{model:.3f} vs {baseline['bits_per_character']:.3f} bits/char ({baseline['order']}-gram)")
 
     def search_space(self, hp, cfg: TextGenerationConfig) -> dict:
+        if cfg.preset:  # the preset fixes the model's shape
+            return {"learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-5, 3e-3, log=True)}
         widths = [dim for dim in (64, 128, 256) if cfg.model != "gpt" or dim % cfg.heads == 0]
         space = {
             "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, widths),
