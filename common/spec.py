@@ -75,4 +75,5 @@ POCKETSPHINX_UTTERANCES = EmbeddedSet(
     "pocketsphinx_utterances", "audio",
     "12 real recordings with transcripts (Debian pocketsphinx-testdata), 16 kHz, evaluation only.")
 KLETTRES_WORDS = EmbeddedSet(
-    "klettres_words", "audio", "94 real English letters and short words (Debian klettres-data), 16 kHz, evaluation only.")
+    "klettres_words", "audio",
+    "94 real English letters and short words (Debian klettres-data), 16 kHz, evaluation only.")
