@@ -54,8 +54,12 @@ def is_chatter(line: str, level: int, has_driver: bool) -> bool:
 @contextlib.contextmanager
 def quiet_tensorflow_start():
     """Within it, TensorFlow's native start-up lines below `TF_CPP_MIN_LOG_LEVEL` are dropped from stderr;
-    anything else written to stderr meanwhile is written out when it ends. Import TensorFlow inside it."""
+    anything else written to stderr meanwhile is written out when it ends (so a process that crashes
+    inside loses it: `TF_CPP_MIN_LOG_LEVEL=0` holds nothing back). Import TensorFlow inside it."""
     level = min_log_level()
+    if level <= 0:  # everything wanted: nothing held back (not even what a crash while loading would lose)
+        yield
+        return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
