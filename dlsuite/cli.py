@@ -194,10 +194,9 @@ def _dispatch(app_name: str, args) -> int:
         # a bad config fails here, before TensorFlow loads
         cfg = resolve_config(spec.config_class, spec.name, args.config, _overrides(args), flags + args.set)
         output_dir = args.output_dir or os.path.join("runs", f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        task = _load_task(app_name)
         verbose = 0 if args.quiet else "auto"
         try:
-            return _train_or_tune(task, cfg, args, output_dir, verbose)
+            return _train_or_tune(_load_task(app_name), cfg, args, output_dir, verbose)
         except KeyboardInterrupt:
             print(f"\ndlsuite: interrupted; rerun the same command with --output-dir {output_dir} to resume",
                   file=sys.stderr)
