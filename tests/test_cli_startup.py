@@ -40,12 +40,13 @@ print(json.dumps({"codes": codes, "loaded": loaded}))
 
 
 def commands() -> list[list[str]]:
-    """Every help text, `list`, and every application's `config`."""
-    found = [["--help"], ["list"]]
+    """`--help`, `list`, and for every application its help, `config`, `train --help` (its config's own flags)
+    and the help of its own actions (their options); the other actions' options are the same for all."""
+    found = [["--help"], ["list"], ["time_series", "tune", "--help"], ["time_series", "evaluate", "--help"],
+             ["time_series", "predict", "--help"], ["time_series", "export", "--help"]]
     for name, spec in SPECS.items():
-        found += [[name, "--help"], [name, "config"]]
-        for action in ("train", "tune", "evaluate", "predict", "export", *(a for a, _ in spec.actions)):
-            found.append([name, action, "--help"])
+        found += [[name, "--help"], [name, "config"], [name, "train", "--help"]]
+        found += [[name, action, "--help"] for action, _ in spec.actions]
     return found
 
 
