@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from common.errors import UsageError
-from common.export import atomic_write_text
 
 
 MAX_INT = 2**31 - 1  # every integer setting (sizes, counts, budgets) fits TensorFlow's int32
@@ -249,6 +248,8 @@ def runtime_settings(cfg: TrainConfig, cls=None) -> dict[str, Any]:
 
 
 def save_config(cfg: TrainConfig, app: str, path: str) -> None:
+    from common.export import atomic_write_text  # imports Keras: this module stays TensorFlow-free for the CLI
+
     atomic_write_text(path, json.dumps({"app": app, **cfg.to_dict()}, indent=2) + "\n")
 
 

@@ -107,7 +107,8 @@ def check_preset(task_class_name: str, preset: str, *, app: str):
     reachable remote preset) of a backbone KerasHub has that task for, whose tokenizer fits the backbone.
 
     Cheap (reads the JSON files and the tokenizer, no weights), so an application calls it while it
-    loads its data, before the run directory is written. Returns the preset's tokenizer (its image converter for an ImageClassifier, None for a local one)."""
+    loads its data, before the run directory is written. Returns the preset's tokenizer (for an
+    ImageClassifier: its image converter if remote, None if local)."""
     hub = _hub()
     task_class = getattr(hub.models, task_class_name)
     text = task_class_name != "ImageClassifier"

@@ -1,8 +1,9 @@
 """The `Task` interface: what an application provides so the shared runner can train, tune and serve it.
 
-An application subclasses `Task`, sets its name, config class and data kind, and implements the
-`build_*` methods; `common.training` does everything else the same way for every application
-(strategy scope, callbacks, resume, evaluation, baselines, plots, export). The vocabulary follows
+An application subclasses `Task`, sets its `spec` (`common.spec.AppSpec`, declared in its
+TensorFlow-free `spec.py`), name and config class, and implements the `build_*` methods;
+`common.training` does everything else the same way for every application (strategy scope,
+callbacks, resume, evaluation, baselines, plots, export). The vocabulary follows
 the TF Model Garden's task (`build_inputs`, `build_model`, ...), without its registries.
 """
 
@@ -17,6 +18,7 @@ import tensorflow as tf
 
 from common.config import TrainConfig
 from common.optimizers import build_optimizer
+from common.spec import AppSpec
 
 
 @dataclass
@@ -47,16 +49,15 @@ class Task:
     """Base class of an application.
 
     Class attributes:
-        name: registry and CLI name.
-        description: one line for `dlsuite list`.
-        config_class: the application's `TrainConfig` subclass.
-        models: model variants selectable with `--set model=...` (for `dlsuite list`).
+        spec: the application's `AppSpec` (its `spec.py`): description, models and own actions, what
+            the command line shows without importing TensorFlow.
+        name: registry and CLI name, `spec.name`.
+        config_class: the application's `TrainConfig` subclass, `spec.config_class`.
     """
 
+    spec: AppSpec | None = None
     name: str = ""
-    description: str = ""
     config_class: type[TrainConfig] = TrainConfig
-    models: tuple[str, ...] = ()
     monitor: str = "val_loss"
     # Whether `monitor` improves downwards ("min") or upwards ("max"); "auto" lets Keras tell from its name.
     monitor_mode: str = "auto"
@@ -65,15 +66,12 @@ class Task:
     # Benchmark rows beyond the default config (always a row named "<app>-<default dataset>"):
     # (row name, config overrides).
     benchmark_rows: tuple[tuple[str, dict], ...] = ()
-    # CLI actions on a finished run beyond evaluate/predict/export: (name, help); each gets
-    # `--run DIR` and `--set`, plus what `add_action_arguments` adds, and runs `run_action`.
-    actions: tuple[tuple[str, str], ...] = ()
     # False for applications that don't learn by `model.fit` over a dataset (RL agents, optimisation
     # of one image, studies that train many small models): `train()` then calls `train_loop` instead
     # of its own fit path, and keeps the rest (run dir checks, config, timing, metrics.json).
     trains_with_fit: bool = True
-    # The embedded TFDS builders of this application's data (`dlsuite list` shows them all); a set
-    # several applications read is declared by each of them.
+    # The embedded TFDS builders of this application's data (`dlsuite list` shows them, from the rows of
+    # `spec.embedded_datasets`); a set several applications read is declared by each of them.
     embedded_datasets: tuple[type, ...] = ()
 
     # --- data -------------------------------------------------------------------------------
@@ -161,11 +159,9 @@ class Task:
         """Predictions for the user's inputs (file paths or values), as printable records."""
         raise NotImplementedError
 
-    def add_action_arguments(self, name: str, parser) -> None:
-        """Adds the options of the application's own action `name` (one of `actions`) to its argparse parser."""
-
     def run_action(self, name: str, model: keras.Model, cfg: TrainConfig, summary: dict, args) -> str:
-        """Runs the application's own action `name` on a finished run's model; returns the text to print, or
+        """Runs the application's own action `name` (one of `spec.actions`, with the options of
+        `spec.add_action_arguments` in `args`) on a finished run's model; returns the text to print, or
         None where the action printed its output itself as it went (an interactive loop)."""
         raise NotImplementedError
 

@@ -12,6 +12,10 @@
 
 Bad input ends with one line `dlsuite: error: ...` on stderr and exit code 2; a diverged run
 exits with 3; an interrupted one with 130 (rerun the same command to resume it).
+
+The parser, `list` and `config` read only the applications' specs (`dlsuite.registry.SPECS`), so
+they import no TensorFlow; an application's task, and TensorFlow, load when a command runs
+(`dlsuite.startup` keeps TensorFlow's start-up chatter out of stderr).
 """
 
 from __future__ import annotations
@@ -22,18 +26,15 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
-
-from common import serving  # noqa: E402 - after the environment above, before TensorFlow loads
-from common.config import describe_fields, flag_fields, resolve_config  # noqa: E402
-from common.errors import TrainingDiverged, UsageError  # noqa: E402
-from common.training import train  # noqa: E402
-from dlsuite.registry import APPS, embedded_datasets, get_app  # noqa: E402
+from common.config import describe_fields, flag_fields, resolve_config
+from common.errors import TrainingDiverged, UsageError
+from dlsuite.registry import SPECS, embedded_datasets, get_app, get_spec
+from dlsuite.startup import quiet_tensorflow_start
 
 ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
 
 
-def _add_train_options(parser: argparse.ArgumentParser, task=None) -> None:
+def _add_train_options(parser: argparse.ArgumentParser, spec=None) -> None:
     parser.add_argument("--dataset", help="dataset: embedded name, tfds:NAME, or a path (see `dlsuite list`)")
     parser.add_argument("--data-dir", help="TFDS data directory (cache of prepared datasets)")
     parser.add_argument("--epochs", type=int, help="maximum number of epochs")
@@ -45,8 +46,8 @@ def _add_train_options(parser: argparse.ArgumentParser, task=None) -> None:
                         help="override one config field; repeatable (see `dlsuite APP config`)")
     parser.add_argument("--output-dir", help="run directory (default: runs/APP-TIMESTAMP); rerun with the same one to resume")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    if task is not None:
-        for f in flag_fields(task.config_class):
+    if spec is not None:
+        for f in flag_fields(spec.config_class):
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f"flag_{f.name}", metavar="VALUE",
                                 help=f"{f.metadata['help']} (same as --set {f.name}=VALUE)")
 
@@ -63,21 +64,22 @@ def build_parser(app: str | None = None) -> argparse.ArgumentParser:
     if app is None:
         sub = parser.add_subparsers(dest="app", metavar="APP")
         sub.add_parser("list", help="list applications with their default datasets and models")
-        for name, task in APPS.items():
-            app_parser = sub.add_parser(name, help=task.description, description=task.description)
-            _add_actions(app_parser, task)
+        for name, spec in SPECS.items():
+            app_parser = sub.add_parser(name, help=spec.description, description=spec.description)
+            _add_actions(app_parser, spec)
     else:
-        _add_actions(parser, APPS.get(app))
+        _add_actions(parser, SPECS.get(app))
     return parser
 
 
-def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
+def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
+    """The actions of one application, from its spec: no TensorFlow is imported to build them."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     train = actions.add_parser("train", help="train, evaluate on the test split, compare with baselines, save")
-    _add_train_options(train, task)
+    _add_train_options(train, spec)
     train.add_argument("--overwrite", action="store_true", help="replace a finished (or differently configured) run")
     tune = actions.add_parser("tune", help="KerasTuner search; writes DIR/best_config.json")
-    _add_train_options(tune, task)
+    _add_train_options(tune, spec)
     tune.add_argument("--tuner", default="random", help="random|bayesian|hyperband (default: random)")
     tune.add_argument("--max-trials", type=int, default=10, help="trials to run (random, bayesian)")
     tune.add_argument("--overwrite", action="store_true",
@@ -97,11 +99,12 @@ def _add_actions(parser: argparse.ArgumentParser, task=None) -> None:
             action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
                                 help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
                                      "model is a KerasHub task, e.g. trained with --preset)")
-    for name, text in getattr(task, "actions", ()):  # the application's own actions on a finished run
+    for name, text in getattr(spec, "actions", ()):  # the application's own actions on a finished run
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
         action.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-        task.add_action_arguments(name, action)
+        if spec.add_action_arguments is not None:
+            spec.add_action_arguments(name, action)
     actions.add_parser("config", help="print the config fields, defaults and help")
 
 
@@ -117,14 +120,14 @@ def _overrides(args) -> dict:
 
 
 def _print_list() -> None:
-    for name, task in APPS.items():
-        default = task.config_class()
-        print(f"{name}\n  {task.description}\n  default dataset: {default.dataset}    models: {', '.join(task.models)}")
+    for name, spec in SPECS.items():
+        default = spec.config_class()
+        print(f"{name}\n  {spec.description}\n  default dataset: {default.dataset}    models: {', '.join(spec.models)}")
     print("\nembedded datasets (offline):")
     datasets = embedded_datasets()
     width = max(map(len, datasets))
-    for name, (cls, apps) in datasets.items():
-        print(f"  {name:{width}s} {cls.KIND:6s} {cls.DESCRIPTION} [{', '.join(apps)}]")
+    for name, (row, apps) in datasets.items():
+        print(f"  {name:{width}s} {row.kind:6s} {row.description} [{', '.join(apps)}]")
     print("  tfds:NAME  any TFDS dataset (needs internet the first time, or --data-dir with it prepared)")
 
 
@@ -166,7 +169,7 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
         _print_list()
         return 0
     if args.action is None:
-        own = tuple(name for name, _ in getattr(APPS.get(app_name), "actions", ()))
+        own = tuple(name for name, _ in getattr(SPECS.get(app_name), "actions", ()))
         print(f"dlsuite: error: name an action for {app_name}: {', '.join(ACTIONS + own)}", file=sys.stderr)
         return 2
     try:
@@ -180,27 +183,36 @@ def run(argv: list[str] | None = None, app: str | None = None) -> int:
 
 
 def _dispatch(app_name: str, args) -> int:
-    task = get_app(app_name)
+    spec = get_spec(app_name)
     if args.action == "config":
-        for name, type_name, default, text in describe_fields(task.config_class):
+        for name, type_name, default, text in describe_fields(spec.config_class):
             print(f"{name} ({type_name}, default {default!r})\n    {text}")
         return 0
     if args.action in ("train", "tune"):
         flags = [f"{key[len('flag_'):]}={value}" for key, value in vars(args).items()
                  if key.startswith("flag_") and value is not None]
-        cfg = resolve_config(task.config_class, task.name, args.config, _overrides(args), flags + args.set)
-        output_dir = args.output_dir or os.path.join("runs", f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        # a bad config fails here, before TensorFlow loads
+        cfg = resolve_config(spec.config_class, spec.name, args.config, _overrides(args), flags + args.set)
+        output_dir = args.output_dir or os.path.join("runs", f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
         verbose = 0 if args.quiet else "auto"
         try:
-            return _train_or_tune(task, cfg, args, output_dir, verbose)
+            return _train_or_tune(_load_task(app_name), cfg, args, output_dir, verbose)
         except KeyboardInterrupt:
             print(f"\ndlsuite: interrupted; rerun the same command with --output-dir {output_dir} to resume",
                   file=sys.stderr)
             return 130
-    return _use_run(task, args)
+    return _use_run(_load_task(app_name), args)
+
+
+def _load_task(app_name: str):
+    """The application's task: the first import of TensorFlow, with its start-up chatter filtered out."""
+    with quiet_tensorflow_start():
+        return get_app(app_name)
 
 
 def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
+    from common.training import train
+
     if args.action == "train":
         metrics = train(task, cfg, output_dir, overwrite=args.overwrite, verbose=verbose)
         _print_metrics(metrics)
@@ -217,6 +229,8 @@ def _train_or_tune(task, cfg, args, output_dir: str, verbose) -> int:
 
 
 def _use_run(task, args) -> int:
+    from common import serving
+
     if args.action == "evaluate":
         result = serving.evaluate_run(task, args.run, _overrides(args), args.set)
         _print_metrics(result)
@@ -225,7 +239,7 @@ def _use_run(task, args) -> int:
         for record in serving.predict_run(task, args.run, args.inputs, _overrides(args), args.set):
             print(json.dumps(record))
         return 0
-    if args.action in dict(task.actions):
+    if args.action in dict(task.spec.actions):
         cfg, model, summary = serving.load_run(task, args.run, None, args.set)
         output = task.run_action(args.action, model, cfg, {**summary, "run_dir": args.run}, args)
         if output is not None:  # None: the action printed as it went (an interactive loop)

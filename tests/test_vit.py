@@ -73,7 +73,7 @@ def test_config_and_search_space():
     from tuning.search import AppHyperModel
 
     task = get_app("image_classification")
-    assert "vit" in task.models
+    assert "vit" in task.spec.models
     with pytest.raises(UsageError, match="vit_dim=30 must be a multiple of vit_heads=4"):
         resolve_config(task.config_class, task.name, sets=["model=vit", "vit_dim=30"])
     cnn = resolve_config(task.config_class, task.name)

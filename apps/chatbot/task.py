@@ -15,6 +15,7 @@ import numpy as np
 from apps.chatbot.config import ChatbotConfig, parse_fallback
 from apps.chatbot.data import ChatterbotCorpus, load_dialogs
 from apps.chatbot.decoding import IncrementalReplier, best_threshold, with_fallback
+from apps.chatbot.spec import SPEC
 from apps.translation.task import Translation
 from common.errors import UsageError
 from common.seq2seq.baseline import retrieval_translations, translation_scores
@@ -65,16 +66,13 @@ def unigram_perplexity(train_replies: list[str], replies: list[str], vocabulary:
 class Chatbot(Translation):
     """Translation's task with contexts as sources and replies as targets, plus the retrieval fallback and `chat`."""
 
-    name = "chatbot"
-    description = ("generative dialog: Transformer or GRU/LSTM encoder-decoder with attention on (context, reply) "
-                   "pairs, beam search, TF-IDF retrieval fallback; perplexity, BLEU/chrF vs retrieval")
-    config_class = ChatbotConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (ChatterbotCorpus,)
-    models = ("rnn", "transformer")
     monitor = "val_loss"
     primary_metric = ("bleu", "higher", ".2f")
     benchmark_rows = (("chatbot-chatterbot_corpus-transformer", {"model": "transformer"}),)
-    actions = (("chat", "talk with a trained run: a terminal loop, or one reply per stdin line / message given"),)
 
     # --- data -------------------------------------------------------------------------------
     def read_pairs(self, cfg: ChatbotConfig) -> ParallelData:
@@ -225,14 +223,6 @@ class Chatbot(Translation):
         replies, confidence, retrieved = self._responder(model, cfg, summary, cfg.beam_size, None)(messages)
         return [{"message": m, "reply": r, "confidence": round(float(s), 4), "from": "retrieval" if f else "model"}
                 for m, r, s, f in zip(messages, replies, confidence, retrieved)]
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("messages", nargs="*", help="messages to reply to (none: read stdin, a terminal loop on "
-                                                        "a TTY, else one reply per line; 'quit' or EOF ends)")
-        parser.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy decoding)")
-        parser.add_argument("--fallback", default=None,
-                            help="retrieval fallback: a confidence threshold such as -2.5, off, or auto (the "
-                                 "default: the threshold the run chose on validation)")
 
     def run_action(self, name: str, model, cfg: ChatbotConfig, summary: dict, args) -> str | None:
         """`chat`: the replies to the messages given (one per line), or, reading stdin, each reply printed as it

@@ -44,6 +44,7 @@ from apps.face_detection.detector import (
     select_faces,
     window_logits,
 )
+from apps.face_detection.spec import SPEC
 from common.datasets import default_data_dir
 from common.datasets.files import read_image
 from common.errors import UsageError
@@ -111,11 +112,10 @@ def draw_boxes(image: np.ndarray, detections: list[dict], marked=None):
 
 
 class FaceDetection(Task):
-    name = "face_detection"
-    description = "face detector: 25x25 face/non-face CNN over an image pyramid + NMS, vs HOG + linear SVM"
-    config_class = FaceDetectionConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (LfwSubset,)
-    models = ("window_cnn",)
 
     def load_data(self, cfg: FaceDetectionConfig) -> DetectionData:
         photos = face_free_photos()

@@ -21,6 +21,7 @@ from apps.face_recognition.identities import (
     prepare_face,
     resolve_crop,
 )
+from apps.face_recognition.spec import SPEC
 from apps.face_recognition.verification import pair_similarities, roc_figure, verify
 from common.datasets.embedded import EMBEDDED, Digits, Mnist5k
 from common.datasets.files import read_image
@@ -34,11 +35,10 @@ def embed(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 
 class FaceRecognition(Task):
-    name = "face_recognition"
-    description = "face verification: embedding CNN with batch-hard triplet loss, cosine similarity, vs pixels and eigenfaces"
-    config_class = FaceRecognitionConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (Mnist5k, Digits)
-    models = ("triplet_cnn",)
     primary_metric = ("roc_auc", "higher", ".4f")
 
     def load_data(self, cfg: FaceRecognitionConfig) -> FaceIdentities:

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from apps.fundamentals import report, scratch
 from apps.fundamentals.config import FundamentalsConfig
+from apps.fundamentals.spec import SPEC
 from apps.fundamentals.studies import Arrays, summarize, train_variant, training_subset, variants
 from apps.image_classification.task import ImageClassification
 from common.datasets import load_images, to_numpy
@@ -42,12 +43,10 @@ def read_record(path: str) -> dict | None:
 
 
 class Fundamentals(Task):
-    name = "fundamentals"
-    description = ("the building blocks made visible: a keras.ops dense network checked against finite differences "
-                   "and model.fit; activations, optimizers, depth/width and regularisers compared")
-    config_class = FundamentalsConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (Digits, Mnist5k)
-    models = ("mlp",)
     trains_with_fit = False
     primary_metric = ("accuracy", "higher", ".4f")
 

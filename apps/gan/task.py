@@ -24,6 +24,7 @@ from apps.gan.callbacks import SampleGrid, ValidationQuality, balanced_labels, g
 from apps.gan.config import GANConfig
 from apps.gan.model import GAN, build_discriminator, build_generator
 from apps.gan.quality import frechet_distance, kernel_inception_distance
+from apps.gan.spec import SPEC
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.task import ImageClassification
 from common.config import resolve_config, runtime_settings
@@ -71,17 +72,13 @@ def load_classifier(path: str) -> tuple[keras.Model, keras.Model]:
 
 
 class GANTask(ImageClassification):
-    name = "gan"
-    description = ("DCGAN or class-conditional GAN (BCE or WGAN-GP), scored by FID/KID on a suite-trained digit "
-                   "classifier's features and by class accuracy of conditional samples")
-    config_class = GANConfig
-    models = ("cgan", "dcgan")
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     monitor = "val_fid"
     monitor_mode = "min"
     primary_metric = ("fid", "lower", ".2f")
     benchmark_rows = (("gan-mnist5k-dcgan", {"model": "dcgan"}),)
-    actions = (("generate", "write generated images as PNG files (--count N, --label CLASS for a cgan, --seed, "
-                            "--out DIR)"),)
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: GANConfig) -> GANData:
@@ -223,12 +220,6 @@ class GANTask(ImageClassification):
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
         raise UsageError("a GAN has nothing to predict; write images with: dlsuite gan generate --run DIR --count N "
                          "[--label CLASS]")
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("--count", type=int, default=16, help="images to write (default 16)")
-        parser.add_argument("--label", help="cgan: the class to draw, by name or index (default: cycle through all)")
-        parser.add_argument("--seed", type=int, help="noise seed (default: the run's seed)")
-        parser.add_argument("--out", help="folder for the PNG files (default: RUN/generated)")
 
     def run_action(self, name: str, model: GAN, cfg: GANConfig, summary: dict, args) -> str:
         """`generate`: writes `--count` PNG files and says where."""

@@ -9,6 +9,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.model import build_augmentation, build_cnn
 from apps.image_classification.preset import build_preset_image_classifier
+from apps.image_classification.spec import SPEC
 from apps.image_classification.vit import build_vit
 from common.datasets import ImageData, load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
@@ -22,12 +23,10 @@ from common.task import Task
 
 
 class ImageClassification(Task):
-    name = "image_classification"
-    description = ("CNN image classifier (depth, width, activation, batch norm, dropout, L1/L2, augmentation) "
-                   "or vision transformer, vs an SVC")
-    config_class = ImageClassificationConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (Mnist5k, Digits)
-    models = ("cnn", "vit")
     benchmark_rows = (
         ("image_classification-digits", {"dataset": "digits"}),
         ("image_classification-mnist5k-vit", {"model": "vit"}),

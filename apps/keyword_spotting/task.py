@@ -13,6 +13,7 @@ from apps.keyword_spotting.config import KeywordSpottingConfig
 from apps.keyword_spotting.data import BACKGROUND, UNKNOWN, KeywordData, SpokenKeywords, load_keywords
 from apps.keyword_spotting.model import build_keyword_model
 from apps.keyword_spotting.real_world import REAL_SETS, real_world_keywords
+from apps.keyword_spotting.spec import SPEC
 from common.audio import SAMPLE_RATE
 from common.audio.frontend import FFT, HOP, WINDOW
 from common.audio.real import KlettresWords, PocketsphinxUtterances
@@ -82,15 +83,12 @@ def pooled_log_mel(audio: np.ndarray, chunks: int = 10, num_mel_bins: int = 40) 
 
 
 class KeywordSpotting(Task):
-    name = "keyword_spotting"
-    description = ("keyword spotting on raw 16 kHz audio (log-mel inside the model): CRNN or CNN, "
-                   "vs RBF SVC on pooled log-mel features; listen slides over long recordings")
-    config_class = KeywordSpottingConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (SpokenKeywords, PocketsphinxUtterances, KlettresWords)  # the last two: real_world only
-    models = ("crnn", "cnn")
     monitor = "val_accuracy"
     benchmark_rows = (("keyword_spotting-spoken_keywords-cnn", {"model": "cnn"}),)
-    actions = (("listen", "slide a one-second window over a long WAV file and print the keywords heard, with times"),)
 
     def load_data(self, cfg: KeywordSpottingConfig) -> KeywordData:
         return load_keywords(cfg.dataset, cfg.data_dir)
@@ -226,11 +224,6 @@ class KeywordSpotting(Task):
                 record["resampled_from_hz"] = rate
             records.append(record)
         return records
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("wav", help="a (long) mono WAV recording")
-        parser.add_argument("--threshold", type=float, help="lowest keyword probability that counts (default: config)")
-        parser.add_argument("--hop-ms", type=int, help="window step in ms (default: config, 250)")
 
     def run_action(self, name: str, model, cfg: KeywordSpottingConfig, summary: dict, args) -> str:
         threshold = cfg.threshold if args.threshold is None else args.threshold

@@ -12,6 +12,7 @@ from apps.object_detection.coco import coco_metrics
 from apps.object_detection.config import ObjectDetectionConfig
 from apps.object_detection.data import DetectionData, DigitScenes, load_detection
 from apps.object_detection.model import HeatmapFocalLoss, MaskedL1Loss, build_centernet
+from apps.object_detection.spec import SPEC
 from common.datasets.files import check_image
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range
@@ -46,12 +47,10 @@ def run_detector(model, dataset: tf.data.Dataset, cfg: ObjectDetectionConfig):
 
 
 class ObjectDetection(Task):
-    name = "object_detection"
-    description = ("anchor-free single-stage detector (CenterNet-style heat-map, size and offset heads at stride 4), "
-                   "COCO mAP vs connected components + SVC")
-    config_class = ObjectDetectionConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (DigitScenes,)
-    models = ("centernet",)
     primary_metric = ("map_50", "higher", ".4f")
 
     def load_data(self, cfg: ObjectDetectionConfig) -> DetectionData:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from apps.rl.config import RLConfig
 from apps.rl.envs import random_policy, run_episodes
+from apps.rl.spec import SPEC
 from common.errors import UsageError
 from common.export import save_model
 from common.task import Task
@@ -23,10 +22,9 @@ CONNECT_FOUR = {"agent": "alphazero", "dataset": "connect_four", "total_steps": 
 
 
 class RL(Task):
-    name = "rl"
-    description = "Reinforcement learning: DQN, PPO, SAC on gymnasium; AlphaZero self-play on open_spiel games"
-    config_class = RLConfig
-    models = ("dqn", "ppo", "sac", "alphazero")
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     primary_metric = ("mean_return", "higher", ".1f")
     trains_with_fit = False
     benchmark_rows = (
@@ -38,7 +36,6 @@ class RL(Task):
         ("rl-alphazero-tic_tac_toe", {"agent": "alphazero", "dataset": "tic_tac_toe"}),
         ("rl-alphazero-connect_four", CONNECT_FOUR),
     )
-    actions = (("play", "play a trained alphazero agent in the terminal"),)
 
     # --- data: the environment's name is all there is -----------------------------------------
     def load_data(self, cfg: RLConfig):
@@ -115,10 +112,6 @@ class RL(Task):
         return records
 
     # --- play --------------------------------------------------------------------------------
-    def add_action_arguments(self, name, parser) -> None:
-        parser.add_argument("--human-first", action=argparse.BooleanOptionalAction, default=True,
-                            help="the person moves first (default); --no-human-first lets the agent start")
-
     def run_action(self, name, model, cfg: RLConfig, summary, args) -> str:
         if cfg.agent != "alphazero":
             raise UsageError(f"play needs an alphazero run; {summary.get('run_dir')} is a {cfg.agent} run")

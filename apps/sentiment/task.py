@@ -23,6 +23,7 @@ from apps.sentiment.data import (
 )
 from apps.sentiment.lexicons import lexicon_baselines
 from apps.sentiment.model import build_preset_classifier, build_text_classifier, learn_vocabulary
+from apps.sentiment.spec import SPEC
 from common.datasets import default_data_dir
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
@@ -44,13 +45,10 @@ def as_strings(texts: list[str]) -> tf.Tensor:
 
 
 class Sentiment(Task):
-    name = "sentiment"
-    description = ("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU, "
-                   "vs TF-IDF + logistic regression and the VADER and TextBlob lexicons; scored on tweets, product "
-                   "reviews and editorials too")
-    config_class = SentimentConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (VaderMovies, VaderAll)
-    models = ("transformer", "bilstm", "bigru")
     monitor = "val_accuracy"  # val_loss bottoms out epochs before accuracy peaks on small text sets
     benchmark_rows = (("sentiment-vader_movies-bilstm", {"model": "bilstm"}),)
 

@@ -12,6 +12,7 @@ from apps.speech_recognition.config import SpeechRecognitionConfig
 from apps.speech_recognition.data import (SpokenDigits, UtteranceData, labels_to_text, load_utterances, pad_batch,
                                           text_to_labels)
 from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
+from apps.speech_recognition.spec import SPEC
 from common.audio import DIGIT_WORDS, SAMPLE_RATE
 from common.audio.real import PocketsphinxUtterances
 from common.audio.summary import AudioSummary
@@ -42,12 +43,10 @@ def transcript_scores(references: list[str], hypotheses: list[str]) -> dict:
 
 
 class SpeechRecognition(Task):
-    name = "speech_recognition"
-    description = ("CTC recogniser of spoken digit strings on raw 16 kHz audio: convolutions + bidirectional "
-                   "GRU/LSTM, greedy and beam-search decoding, WER with jiwer")
-    config_class = SpeechRecognitionConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (SpokenDigits, PocketsphinxUtterances)  # the second: real_world only
-    models = ("gru", "lstm")
     primary_metric = ("wer", "lower", ".4f")
 
     def load_data(self, cfg: SpeechRecognitionConfig) -> UtteranceData:

@@ -20,6 +20,7 @@ from apps.style_transfer.images import (
     write_image,
 )
 from apps.style_transfer.model import PerceptualLoss, build_extractor, build_fast_network
+from apps.style_transfer.spec import SPEC
 from apps.style_transfer.stylize import LOSS_NAMES, FastTrainer, optimize_image, score_images, stylize
 from common.errors import UsageError
 from common.export import atomic_write_json, atomic_write_text, save_model
@@ -71,15 +72,11 @@ class _Scalars:
 
 
 class StyleTransfer(Task):
-    name = "style_transfer"
-    description = ("neural style transfer: optimisation of one image and a fast feed-forward network for one style, "
-                   "on Gram-matrix style + content + TV losses, vs the content image and colour transfer")
-    config_class = StyleTransferConfig
-    models = ("fast_network", "optimization")
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     primary_metric = ("total_loss", "lower", ".4f")
     trains_with_fit = False
-    actions = (("stylize", "stylise a content image by optimisation (the slow method), with the run's extractor "
-                           "and loss weights"),)
 
     # --- data and evaluation (`evaluate --run DIR` uses them; training has its own loop) -----------
     def load_data(self, cfg: StyleTransferConfig) -> dict:
@@ -273,14 +270,6 @@ class StyleTransfer(Task):
             records.append({"input": spec, "output": path, "seconds": round(seconds, 3),
                             **{f"{k}_loss": round(v, 5) for k, v in scores.items()}})
         return records
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("--content", help="content image: a path or scikit-image name (default: the run's)")
-        parser.add_argument("--style", help="style image: a path or scikit-image/scikit-learn name "
-                                            "(default: the run's)")
-        parser.add_argument("--steps", type=int, help="Adam steps (default: the run's `steps`)")
-        parser.add_argument("--output", help="the stylised PNG (default: RUN/stylized/CONTENT-STYLE.png); the "
-                                             "losses per step go next to it as .csv")
 
     def run_action(self, name: str, model, cfg: StyleTransferConfig, summary: dict, args) -> str:
         """`stylize`: optimises the content image for the style; returns the losses at the start and the end."""

@@ -15,6 +15,7 @@ from sklearn.metrics import classification_report, confusion_matrix, mean_absolu
 from apps.tabular.config import TabularConfig
 from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
 from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+from apps.tabular.spec import SPEC
 from common.datasets.files import read_csv_frame
 from common.errors import UsageError
 from common.export import atomic_write_text
@@ -62,12 +63,10 @@ class StopAtEpoch(keras.callbacks.Callback):
 
 
 class Tabular(Task):
-    name = "tabular"
-    description = ("MLP on raw table rows (normalisation, one-hot, missing-value imputation with indicators inside "
-                   "the model) vs logistic/linear regression and HistGradientBoosting")
-    config_class = TabularConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (Penguins,)
-    models = ("mlp",)
     primary_metric = CLASSIFICATION_METRIC
     benchmark_rows = (("tabular-penguins-body_mass_g", {"target": "body_mass_g"}),)
 

@@ -19,8 +19,9 @@ from apps.text_generation.data import (
     load_corpus,
     training_windows,
 )
-from apps.text_generation.generation import SAMPLERS, check_sampling, generate, resolve_sampler, vocabulary_of
+from apps.text_generation.generation import check_sampling, generate, resolve_sampler, vocabulary_of
 from apps.text_generation.model import build_language_model
+from apps.text_generation.spec import SPEC
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.optimizers import build_optimizer
@@ -83,19 +84,14 @@ def continue_text(model, cfg: TextGenerationConfig, prompt: str, length: int, *,
 
 
 class TextGeneration(Task):
-    name = "text_generation"
-    description = ("character-level language model: stacked GRU/LSTM or GPT-style decoder (KV-cached generation), "
-                   "or a KerasHub CausalLM preset (--preset), vs a Witten-Bell n-gram; sampling with temperature, "
-                   "top-k, top-p")
-    config_class = TextGenerationConfig
-    models = ("gru", "lstm", "gpt")
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     monitor = "val_loss"
     primary_metric = ("bits_per_character", "lower", ".3f")
     # The GPT takes cheaper steps but needs more of them: 12 x 50 steps, also about 5 minutes.
     benchmark_rows = (("text_generation-pydoc_topics-gpt",
                        {"model": "gpt", "depth": 3, "learning_rate": 2e-3, "epochs": 12}),)
-    actions = (("generate", "write text after a prompt with a trained run (--prompt, --length, --sampler, "
-                            "--temperature, --top-k, --top-p, --seed)"),)
 
     # --- data -------------------------------------------------------------------------------
     def load_data(self, cfg: TextGenerationConfig) -> Corpus:
@@ -245,17 +241,6 @@ class TextGeneration(Task):
         return [{"prompt": prompt, "continuation": continue_text(model, cfg, prompt, cfg.generate_length,
                                                                  seed=cfg.seed)}
                 for prompt in inputs]
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("--prompt", default="", help="text to continue (default: none, start of a line)")
-        parser.add_argument("--length", type=int, help="characters to write, tokens for a --preset run (default: "
-                                                       "generate_length of the run)")
-        parser.add_argument("--sampler", choices=SAMPLERS, help="greedy, random, top_k, top_p, or auto: from the "
-                                                                 "settings (default: the run's sampler)")
-        parser.add_argument("--temperature", type=float, help="0 = greedy; < 1 safer, > 1 wilder (default: the run's)")
-        parser.add_argument("--top-k", type=int, help="sample from the k likeliest characters (tokens) (0 = all)")
-        parser.add_argument("--top-p", type=float, help="sample from the smallest set with this probability (1 = all)")
-        parser.add_argument("--seed", type=int, help="seed of the sampling (default: the run's seed)")
 
     def run_action(self, name: str, model, cfg: TextGenerationConfig, summary: dict, args) -> str:
         """`generate`: the prompt followed by the sampled continuation (a cut prompt is warned about on stderr)."""

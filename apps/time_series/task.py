@@ -18,6 +18,7 @@ import keras
 from apps.time_series.config import TimeSeriesConfig
 from apps.time_series.defaults import autoregression, choose_window, detect_season, is_trending, step_budget
 from apps.time_series.model import build_forecaster
+from apps.time_series.spec import SPEC
 from common.datasets import SeriesData, load_series
 from common.datasets.embedded import Co2, Sunspots
 from common.datasets.files import read_series_csv
@@ -110,11 +111,10 @@ class StepBudget(keras.callbacks.Callback):
 
 
 class TimeSeriesForecasting(Task):
-    name = "time_series"
-    description = "RNN/LSTM/GRU forecaster (stacked, bidirectional) vs last value, seasonal naive and ARIMA"
-    config_class = TimeSeriesConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (Sunspots, Co2)
-    models = ("simple_rnn", "lstm", "gru")
     primary_metric = ("mae", "lower", ".3f")
     benchmark_rows = (("time_series-co2", {"dataset": "co2"}),)
 

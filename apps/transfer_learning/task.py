@@ -22,6 +22,7 @@ from apps.image_classification.task import ImageClassification
 from apps.transfer_learning import backbones
 from apps.transfer_learning.config import TransferLearningConfig
 from apps.transfer_learning.model import KeepBestWeights, build_transfer_model, freeze_backbone, unfreeze_top
+from apps.transfer_learning.spec import SPEC
 from common.datasets import ImageData, load_images, sample_shots, to_numpy
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
@@ -51,11 +52,9 @@ class FewShotData(ImageData):
 
 
 class TransferLearning(ImageClassification):
-    name = "transfer_learning"
-    description = ("pre-trained backbone (a suite run, MobileNetV3Small, EfficientNetB0, ResNet50) with a new head "
-                   "and fine-tuning, from k images per class, vs the same network from scratch")
-    config_class = TransferLearningConfig
-    models = ("run",) + tuple(backbones.APPLICATIONS)
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     benchmark_rows = tuple(
         (f"transfer_learning-digits-k{k}-seed{seed}", {"shots": k, "seed": seed})
         for k in SHOTS for seed in SEEDS

@@ -11,6 +11,7 @@ import tensorflow as tf
 from apps.translation.config import TranslationConfig
 from apps.translation.bible import BibleEsEn
 from apps.translation.data import DeEnSentences, load_pairs
+from apps.translation.spec import SPEC
 from common.errors import UsageError
 from common.hyperparameters import choice, float_range, int_range
 from common.pipeline import make_pipeline
@@ -29,12 +30,10 @@ MIN_COVERAGE = 0.5
 
 
 class Translation(Task):
-    name = "translation"
-    description = ("encoder-decoder translation: Transformer or LSTM/GRU with attention, greedy and beam search, "
-                   "BLEU/chrF vs TF-IDF nearest-neighbour retrieval")
-    config_class = TranslationConfig
+    spec = SPEC  # name, description, config, models, actions: what the CLI shows without TensorFlow
+    name = SPEC.name
+    config_class = SPEC.config_class
     embedded_datasets = (DeEnSentences, BibleEsEn)
-    models = ("transformer", "rnn")
     monitor = "val_loss"
     primary_metric = ("bleu", "higher", ".2f")
     # bible_es_en: verses are long (median 25 Spanish tokens), so the row reads up to 40 tokens (training
@@ -43,7 +42,6 @@ class Translation(Task):
     benchmark_rows = (("translation-de_en_sentences-rnn", {"model": "rnn"}),
                       ("translation-bible_es_en", {"dataset": "bible_es_en", "max_length": 40, "epochs": 3,
                                                    "eval_sentences": 200}))
-    actions = (("translate", "translate sentences with a trained run (greedy, or --beam-size N)"),)
 
     # --- data -------------------------------------------------------------------------------
     def read_pairs(self, cfg: TranslationConfig) -> ParallelData:
@@ -196,12 +194,6 @@ class Translation(Task):
         beam = translator.translate(sentences, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty)
         return [{"source": s, "greedy": g, "beam": b, "beam_size": cfg.beam_size}
                 for s, g, b in zip(sentences, greedy, beam)]
-
-    def add_action_arguments(self, name: str, parser) -> None:
-        parser.add_argument("sentences", nargs="*", help="sentences to translate (- reads lines from stdin)")
-        parser.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy decoding)")
-        parser.add_argument("--length-penalty", type=float, default=None,
-                            help="beam search length normalisation exponent (default: the run's length_penalty)")
 
     def run_action(self, name: str, model, cfg: TranslationConfig, summary: dict, args) -> str:
         """`translate`: one translation per line, in the order of the sentences given."""

@@ -181,7 +181,7 @@ def embedded_name(builder: type) -> str:
 
 # The embedded sets the shared loaders (`common.datasets.parse_source` and the `load_*` functions built
 # on it) find by name: the shared ones below, and each application's own, added by `register_embedded`
-# where its builder is defined. `dlsuite list` shows every embedded set, from `Task.embedded_datasets`.
+# where its builder is defined. `dlsuite list` shows every embedded set, from the rows of `AppSpec.embedded_datasets`.
 EMBEDDED: dict[str, type] = {}
 
 
