@@ -74,7 +74,8 @@ def test_bad_image_presets_give_one_line_and_exit_2(cli, tmp_path):
         (tmp_path / "empty", "is not a KerasHub preset folder"),
         (tmp_path / "missing", "neither a local folder nor a KerasHub preset name"),
         (bert, "(a TextClassifier); image_classification needs an ImageClassifier preset"),
-        ("hf://keras/resnet_18_imagenet", "this machine is offline"),
+        ("hf://keras/resnet_18_imagenet", "must be downloaded from the Hugging Face Hub"),
+        ("kaggle://keras/resnet_v1/keras/resnet_18_imagenet", "this machine is offline"),
     )
     for preset, message in cases:
         run = tmp_path / "run"
