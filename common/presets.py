@@ -171,6 +171,34 @@ def load_task(task_class_name: str, preset: str, *, app: str, **kwargs):
     return task
 
 
+def load_image_backbone(preset: str, *, app: str):
+    """(backbone, image converter or None) of an image preset: `keras_hub.models.Backbone.from_preset` and
+    `keras_hub.layers.ImageConverter.from_preset`, with one-line errors (a text preset is refused)."""
+    hub = _hub()
+    if is_remote(preset) and _unreachable_hugging_face(preset) is not None:
+        raise _remote_error(preset, ConnectionError("the Hugging Face Hub is unreachable"))
+    if not (is_remote(preset) or (not os.path.exists(preset) and preset in hub.models.Backbone.presets)):
+        config = check_local_preset(preset, tokenizer=False)
+        if os.path.isfile(os.path.join(preset, "tokenizer.json")):
+            raise UsageError(f"{preset} is a text preset ({config['class_name']}); {app} needs an image backbone")
+    try:
+        backbone = hub.models.Backbone.from_preset(preset)
+        converter = (hub.layers.ImageConverter.from_preset(preset)
+                     if is_remote(preset) or not os.path.isdir(preset)
+                     or os.path.isfile(os.path.join(preset, "image_converter.json")) else None)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - download and format errors all mean "cannot use this preset"
+        if is_remote(preset) or not os.path.exists(preset):
+            raise _remote_error(preset, exc) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot load preset {preset}: {first}") from None
+    if len(backbone.output_shape) != 4:
+        raise UsageError(f"preset {preset}'s {type(backbone).__name__} gives {backbone.output_shape} features, not "
+                         f"an image feature map; {app} needs an image backbone")
+    return backbone, converter
+
+
 def _kind_of(hub, class_name: str):
     """The task base class (TextClassifier, CausalLM, ...) a saved task class belongs to, or None."""
     found = getattr(hub.models, class_name, None)

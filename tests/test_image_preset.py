@@ -84,3 +84,24 @@ def test_bad_image_presets_give_one_line_and_exit_2(cli, tmp_path):
         last = err.strip().splitlines()[-1]  # after the dataset's preparation, the first time
         assert code == 2 and message in last and "Traceback" not in err, (preset, err)
         assert not run.exists()
+
+
+@pytest.mark.slow
+def test_transfer_learning_fine_tunes_a_preset_backbone(cli, tmp_path):
+    """--preset alone makes the backbone a KerasHub preset's (its converter sets the input size); the second
+    phase unfreezes the top layers inside the KerasHub backbone, not the whole of it."""
+    from apps.transfer_learning.model import tunable_layers
+
+    preset = save_tiny_resnet_preset(tmp_path / "resnet")
+    run = tmp_path / "run"
+    code, out, err = cli("transfer_learning", "train", "--preset", preset, "--output-dir", run, "--epochs", "2",
+                         "--quiet", "--set", "head_epochs=1", "--set", "shots=3", "--set", "epoch_examples=0")
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert metrics["config"]["backbone"] == "preset" and "scratch" in metrics["baselines"]
+    model = keras.saving.load_model(run / "model.keras")
+    backbone = model.get_layer("backbone")
+    assert backbone.input_shape[1:] == (32, 32, 3) and len(tunable_layers(backbone)) > 3
+    code, out, err = cli("transfer_learning", "train", "--preset", preset, "--set", "backbone=resnet50",
+                         "--output-dir", tmp_path / "bad", "--quiet")
+    assert code == 2 and "preset is for backbone=preset" in err and not (tmp_path / "bad").exists()

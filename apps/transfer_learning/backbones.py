@@ -1,4 +1,4 @@
-"""Where a backbone comes from: a trained run of the suite, or a `keras.applications` model.
+"""Where a backbone comes from: a trained run of the suite, a `keras.applications` model, or a KerasHub preset.
 
 A run backbone is a finished run's model cut before its classifier (its last `Dense` layer). With
 no run given, the default one is an image_classification CNN that `pretrained_run_dir` trains once
@@ -92,9 +92,24 @@ def load_weights_file(model: keras.Model, path: str, what: str) -> None:
         raise UsageError(f"weights file {path} does not fit the {what} backbone: {reason}") from None
 
 
+def build_preset_backbone(preset: str, image_size: int, pretrained: bool = True) -> keras.Model:
+    """A KerasHub image backbone preset as the transfer model's backbone: its image converter (pixel scaling;
+    its input size, else `image_size`) and its feature map, as one model named "backbone" on (size, size, 3)
+    images of 0..255; `pretrained=False` gives the same network freshly initialised."""
+    from common.presets import load_image_backbone
+
+    hub_backbone, converter = load_image_backbone(preset, app="transfer_learning")
+    if not pretrained:
+        hub_backbone = type(hub_backbone).from_config(hub_backbone.get_config())
+    size = tuple(converter.image_size) if converter is not None and converter.image_size else (image_size, image_size)
+    inputs = keras.Input(shape=(*size, hub_backbone.input_shape[-1]), name="backbone_image")
+    x = converter(inputs) if converter is not None else inputs
+    return keras.Model(inputs, hub_backbone(x), name=BACKBONE_NAME)
+
+
 def preprocessing(cfg: TransferLearningConfig) -> str:
     """The ImageNet preprocessing the configured backbone needs in front of it ("none" or "caffe")."""
-    return "none" if cfg.backbone == "run" else APPLICATIONS[cfg.backbone][1]
+    return "none" if cfg.backbone in ("run", "preset") else APPLICATIONS[cfg.backbone][1]
 
 
 def build_backbone(cfg: TransferLearningConfig, run_model: str = "", pretrained: bool = True) -> keras.Model:
@@ -107,4 +122,6 @@ def build_backbone(cfg: TransferLearningConfig, run_model: str = "", pretrained:
     """
     if cfg.backbone == "run":
         return load_run_backbone(run_model, pretrained)
+    if cfg.backbone == "preset":
+        return build_preset_backbone(cfg.preset, cfg.application_image_size, pretrained)
     return build_application(cfg.backbone, cfg.application_image_size, cfg.weights if pretrained else "")

@@ -25,8 +25,16 @@ class TransferLearningConfig(TrainConfig):
     learning_rate: float = option(1e-2, "Learning rate of the head phase (the backbone is frozen).", min=0.0)
     backbone: str = option(
         "run",
-        "Backbone: `run` (a trained image_classification run, see backbone_run) or a keras.applications model.",
-        choices=("run",) + APPLICATION_BACKBONES,
+        "Backbone: `run` (a trained image_classification run, see backbone_run), a keras.applications model, or "
+        "`preset` (a KerasHub image backbone preset, see preset; given a preset, the default `run` becomes it).",
+        choices=("run",) + APPLICATION_BACKBONES + ("preset",),
+    )
+    preset: str = option(
+        "",
+        "backbone=preset: a KerasHub image Backbone preset (ResNet, EfficientNet, ViT, ...): a local folder written by "
+        "save_to_preset, or a KerasHub name / kaggle:// / hf:// handle (needs internet). Its image converter "
+        "(input size, pixel scaling) comes with it.",
+        flag=True,
     )
     backbone_run: str = option(
         "",
@@ -82,6 +90,14 @@ class TransferLearningConfig(TrainConfig):
             raise UsageError(f"margin={self.margin} must be below 0.5 (it is taken from both sides)")
         if not isinstance(self.pretrain, dict):
             raise UsageError(f"pretrain must be a mapping of image_classification fields, got {self.pretrain!r}")
+        if self.preset and self.backbone == "run" and not self.backbone_run:
+            self.backbone = "preset"
+        if self.backbone == "preset" and not self.preset:
+            raise UsageError("backbone=preset needs a preset: --preset DIR (a KerasHub save_to_preset folder) or NAME")
+        if self.preset and self.backbone != "preset":
+            raise UsageError(f"preset is for backbone=preset, not backbone={self.backbone}")
+        if self.backbone == "preset" and self.weights:
+            raise UsageError("weights is for keras.applications backbones; a preset brings its own")
         if self.backbone == "run" and self.weights:
             raise UsageError("weights is for keras.applications backbones; a run backbone brings its own "
                              "(use --backbone-run DIR)")

@@ -114,10 +114,18 @@ def build_transfer_model(
     return keras.Model(inputs, outputs, name="transfer")
 
 
+def _leaf_layers(model: keras.Model) -> list[keras.Layer]:
+    """The layers of `model`, those of models nested in it (a KerasHub backbone) in their place, bottom to top."""
+    found = []
+    for layer in model.layers:
+        found += _leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
 def tunable_layers(backbone: keras.Model) -> list[keras.Layer]:
     """The backbone's layers with learned weights, bottom to top; normalisation statistics do not count."""
     statistics = (layers.BatchNormalization, layers.Normalization)
-    return [layer for layer in backbone.layers if layer.weights and not isinstance(layer, statistics)]
+    return [layer for layer in _leaf_layers(backbone) if layer.weights and not isinstance(layer, statistics)]
 
 
 def freeze_backbone(model: keras.Model) -> None:
@@ -133,7 +141,9 @@ def unfreeze_top(model: keras.Model, num_layers: int) -> None:
     model.trainable = True
     backbone = model.get_layer(BACKBONE_NAME)
     top = tunable_layers(backbone)[-num_layers:] if num_layers else []
-    for layer in backbone.layers:
+    for layer in backbone.layers:  # a nested model (KerasHub backbone) trains where its chosen layers do
+        layer.trainable = True if isinstance(layer, keras.Model) else any(layer is chosen for chosen in top)
+    for layer in _leaf_layers(backbone):
         layer.trainable = any(layer is chosen for chosen in top)
 
 
