@@ -1,7 +1,7 @@
 """Typed run configurations: one dataclass per application, overridable from a file and `--set`.
 
 Every field carries its help text (`metadata={"help": ...}`) and, where it applies, its allowed
-`choices` or a `min` bound; `__post_init__` checks them so a bad value fails before any work starts.
+`choices` or `min` / `max` bounds; `__post_init__` checks them so a bad value fails before any work starts.
 Resolution order: dataclass defaults < `--config FILE` (YAML or JSON) < command-line flags < `--set key=value`.
 """
 
@@ -20,10 +20,17 @@ from common.errors import UsageError
 
 
 MAX_INT = 2**31 - 1  # every integer setting (sizes, counts, budgets) fits TensorFlow's int32
+# The largest side a batch of images is resized to (`option(..., max=MAX_IMAGE_SIZE)`), checked before any image
+# is read: a batch of 5000x5000 images fills memory before training could start (ImageNet models take 224-600).
+MAX_IMAGE_SIZE = 1024
 
 
-def option(default, help: str, choices=None, min=None, flag=False, runtime=False, resumable=False):  # noqa: A002
+def option(default, help: str, choices=None, min=None, max=None, flag=False, runtime=False,  # noqa: A002
+           resumable=False):
     """A dataclass field with its help text and validation bounds (the names mirror argparse's).
+
+    `max` bounds a size that would exhaust memory before anything could say so (an image side of 5000
+    pixels); every integer is bounded by `MAX_INT` anyway.
 
     `flag=True` also makes it a command-line option of `train` and `tune` (`backbone_run` ->
     `--backbone-run VALUE`, equivalent to `--set backbone_run=VALUE`).
@@ -45,6 +52,8 @@ def option(default, help: str, choices=None, min=None, flag=False, runtime=False
         metadata["choices"] = tuple(choices)
     if min is not None:
         metadata["min"] = min
+    if max is not None:
+        metadata["max"] = max
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -113,6 +122,9 @@ class TrainConfig:
             low = f.metadata.get("min")
             if low is not None and isinstance(value, (int, float)) and value < low:
                 raise UsageError(f"{f.name}={value!r} must be >= {low}")
+            high = f.metadata.get("max")
+            if high is not None and isinstance(value, (int, float)) and value > high:
+                raise UsageError(f"{f.name}={value!r} is too large (at most {high})")
         self.validate()
 
     def validate(self):

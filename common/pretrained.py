@@ -59,11 +59,12 @@ def cached_run(task: Task, cfg: TrainConfig, data_dir: str, app: str, what: str 
     return run_dir
 
 
-def run_model_path(run_dir: str) -> str:
-    """The model file of a finished run, or a UsageError saying what is wrong with the folder."""
+def run_model_path(run_dir: str, role: str = "backbone") -> str:
+    """The model file of a finished run, or a UsageError saying what is wrong with the folder (the run of
+    `role`: "backbone", "classifier")."""
     run = RunDir(run_dir)
     if not os.path.isdir(run_dir):
-        raise UsageError(f"backbone run not found: {run_dir}")
+        raise UsageError(f"{role} run not found: {run_dir}")
     if not run.is_finished():
         raise UsageError(f"{run_dir} is not a finished run (no metrics.json): train it first")
     return run.model

@@ -132,19 +132,7 @@ class RunDir:
     def check_writable(self) -> None:
         """A one-line error, before anything is written, where the run dir (or the folder it would be made
         in) can't be written."""
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise UsageError(f"output dir {self.root} is a file")
-        parent = self.root
-        while not os.path.exists(parent):
-            parent = os.path.dirname(os.path.abspath(parent))
-        if not os.path.isdir(parent):
-            raise UsageError(f"output dir {self.root}: {parent} is a file")
-        try:  # a real write: root passes os.access on read-only mounts and immutable folders
-            fd, probe = tempfile.mkstemp(prefix=".dlsuite-write-check-", dir=parent)
-        except OSError as exc:
-            raise UsageError(f"output dir {self.root}: {parent} is not writable ({exc.strerror})") from None
-        os.close(fd)
-        os.remove(probe)
+        check_writable(self.root, "output dir")
 
     def is_finished(self) -> bool:
         return os.path.isfile(self.metrics)
@@ -177,6 +165,24 @@ class RunDir:
                     f"{self.root} holds an unfinished run with other settings ({', '.join(changed)}): "
                     "rerun with the same settings to resume, or pass --overwrite"
                 )
+
+
+def check_writable(path: str, what: str) -> None:
+    """A one-line `UsageError` naming `what` (e.g. "output dir") where folder `path` (or the folder it would be
+    made in) can't be written; nothing is left behind."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a file")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(os.path.abspath(parent))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{what} {path}: {parent} is a file")
+    try:  # a real write: root passes os.access on read-only mounts and immutable folders
+        fd, probe = tempfile.mkstemp(prefix=".dlsuite-write-check-", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {parent} is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.remove(probe)
 
 
 def _read_holder(fd: int) -> str:

@@ -25,7 +25,10 @@ def load_run(task: Task, run_dir: str, overrides: dict | None = None, sets=None)
 
 def evaluate_run(task: Task, run_dir: str, overrides=None, sets=None) -> dict:
     """Test metrics of the run's saved model, on its dataset or the one given in `overrides`."""
+    from common.datasets import check_data_dir  # TensorFlow Datasets only where data is loaded
+
     cfg, model, _ = load_run(task, run_dir, overrides, sets)
+    check_data_dir(cfg.data_dir)
     data = task.load_data(cfg)
     inputs = task.build_inputs(cfg, data)
     return {"app": task.name, "dataset": cfg.dataset, "test": task.evaluate(model, cfg, data, inputs)}

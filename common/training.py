@@ -197,8 +197,11 @@ def train(
     One process per run dir (its lock is held throughout); bad input (data, sizes) fails before the
     run dir exists; a rerun of an interrupted run resumes it: at the last finished epoch, or, when
     training itself had ended, straight at the evaluation."""
+    from common.datasets import check_data_dir  # TensorFlow Datasets only where data is loaded
+
     run = RunDir(output_dir)
     run.check_can_train(task.name, cfg.to_dict(), overwrite, resumable_keys(type(cfg)))
+    check_data_dir(cfg.data_dir)
     with run_context(cfg):
         if not task.trains_with_fit:
             with claim_run_dir(run, task.name, cfg, overwrite, f"dlsuite {task.name} train"):

@@ -59,7 +59,7 @@ def test_parse_source_and_kind_mismatch():
         parse_source("nope")
     with pytest.raises(UsageError, match="is a series dataset"):
         load_images("sunspots")
-    with pytest.raises(UsageError, match="is a image dataset"):
+    with pytest.raises(UsageError, match="is an image dataset"):
         load_series("digits")
 
 

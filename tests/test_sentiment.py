@@ -72,7 +72,7 @@ def test_bad_text_data(tmp_path):
         load_texts(str(empty))
     with pytest.raises(UsageError, match="not found"):
         load_texts(str(tmp_path / "missing.csv"))
-    with pytest.raises(UsageError, match="is a image dataset"):
+    with pytest.raises(UsageError, match="is an image dataset"):
         load_texts("digits")
 
 

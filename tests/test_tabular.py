@@ -84,7 +84,7 @@ def test_bad_tables(tmp_path, table_csv):
                    target="kind")
     with pytest.raises(UsageError, match="not found"):
         load_table(str(tmp_path / "missing.csv"), target="kind")
-    with pytest.raises(UsageError, match="is a image dataset"):
+    with pytest.raises(UsageError, match="is an image dataset"):
         load_table("digits", target="label")
 
 

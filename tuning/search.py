@@ -112,8 +112,11 @@ def search(task: Task, cfg: TrainConfig, output_dir: str, tuner: str = "random",
         raise UsageError(f"unknown tuner {tuner!r} (choose from: {', '.join(TUNERS)})")
     if max_trials < 1:
         raise UsageError(f"--max-trials must be >= 1, got {max_trials}")
+    from common.datasets import check_data_dir  # TensorFlow Datasets only where data is loaded
+
     run = RunDir(output_dir)
     check_can_search(run, task.name, cfg, overwrite)
+    check_data_dir(cfg.data_dir)
     with run_context(cfg):
         strategy = distribute.get_strategy(cfg.strategy, cfg.tpu)
         data = task.load_data(cfg)

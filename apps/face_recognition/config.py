@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import TrainConfig, option
+from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
 
 
@@ -29,7 +29,7 @@ class FaceRecognitionConfig(TrainConfig):
     dropout: float = option(0.1, "Dropout rate before the embedding layer.", min=0.0)
     augment: bool = option(True, "Random flips, small shifts and contrast changes during training.")
     image_size: int = option(0, "Images are resized to this square size (0 = 64 for faces, the set's own size for "
-                                "embedded sets).", min=0)
+                                "embedded sets).", min=0, max=MAX_IMAGE_SIZE)
     channels: int = option(0, "1 (grey) or 3 (colour): the channels the network takes (0 = 3 for faces, the set's "
                               "own for embedded sets).", choices=(0, 1, 3))
     center_crop: float = option(0.0, "Keep this central fraction of each image's sides before resizing "

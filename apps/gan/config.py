@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import TrainConfig, option
+from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
 
 
@@ -34,7 +34,7 @@ class GANConfig(TrainConfig):
                             "other layer).", min=1)
     dropout: float = option(0.3, "Dropout rate on the discriminator's features.", min=0.0)
     image_size: int = option(0, "Resize images to this square size (0 = native; image folders default to 64); sides "
-                                "must be multiples of 4.", min=0)
+                                "must be multiples of 4.", min=0, max=MAX_IMAGE_SIZE)
     channels: int = option(0, "Force 1 (grey) or 3 (colour) channels (0 = native).", choices=(0, 1, 3))
     eval_samples: int = option(1000, "Generated images for the Frechet distance, KID and class accuracy.", min=10)
     val_fid_samples: int = option(500, "Generated images for the per-epoch validation FID (`val_fid`, which picks the "
@@ -54,6 +54,9 @@ class GANConfig(TrainConfig):
                                          "grid is written every epoch regardless).", min=0)
 
     def validate(self):
+        if self.image_size % 4 or 0 < self.image_size < 8:
+            raise UsageError(f"image_size={self.image_size}: the GAN upsamples twice by 2, so image sides must be "
+                             "multiples of 4, at least 8 (or image_size=0 for the native size)")
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
         for name in ("beta_1", "beta_2", "ema_decay"):

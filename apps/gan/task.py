@@ -87,7 +87,7 @@ class GANTask(ImageClassification):
         self._check_shape(data.image_shape)
         run_dir = classifier_run_dir(cfg)
         keras.utils.set_random_seed(cfg.seed)  # training the classifier re-seeded the generators with its own seed
-        path = run_model_path(run_dir)
+        path = run_model_path(run_dir, "classifier")
         classifier, _ = load_classifier(os.path.abspath(path))
         takes, classes = tuple(classifier.input_shape[1:]), classifier.output_shape[-1]
         if takes != tuple(data.image_shape) or classes != data.num_classes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import TrainConfig, option
+from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
+
+MIN_IMAGE_SIZE = 8  # digits' native size; smaller images hold too little to classify
 
 
 @dataclass
@@ -51,7 +53,8 @@ class ImageClassificationConfig(TrainConfig):
     rotation: float = option(0.04, "Augmentation: maximum rotation as a fraction of a full turn.", min=0.0)
     translation: float = option(0.1, "Augmentation: maximum shift as a fraction of the image size.", min=0.0)
     zoom: float = option(0.1, "Augmentation: maximum zoom in or out as a fraction.", min=0.0)
-    image_size: int = option(0, "Resize images to this square size (0 = native; image folders default to 64).", min=0)
+    image_size: int = option(0, "Resize images to this square size, 8 to 1024 (0 = native; image folders default to "
+                                "64).", min=0, max=MAX_IMAGE_SIZE)
     channels: int = option(0, "Force 1 (grey) or 3 (colour) channels (0 = native; image folders default to 3).", choices=(0, 1, 3))
     baseline_max_samples: int = option(10000, "Train the SVC baseline on at most this many examples (0 = skip it).", min=0)
 
@@ -59,5 +62,7 @@ class ImageClassificationConfig(TrainConfig):
         for name in ("dropout", "vit_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UsageError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if 0 < self.image_size < MIN_IMAGE_SIZE:
+            raise UsageError(f"image_size={self.image_size} is too small (at least {MIN_IMAGE_SIZE}, or 0 for native)")
         if self.vit_dim % self.vit_heads:
             raise UsageError(f"vit_dim={self.vit_dim} must be a multiple of vit_heads={self.vit_heads}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import TrainConfig, option
+from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
 
 
@@ -21,7 +21,7 @@ class ObjectDetectionConfig(TrainConfig):
     width: int = option(16, "Backbone: filters of the first stage; each further stage doubles them (at most 8x).", min=1)
     head_width: int = option(32, "Filters of the 3x3 convolution in front of each head.", min=1)
     image_size: int = option(0, "Resize images to this square size, a multiple of 16 (0 = native; "
-                                "sets of varying image size default to 256).", min=0, flag=True)
+                                "sets of varying image size default to 256).", min=0, max=MAX_IMAGE_SIZE, flag=True)
     max_objects: int = option(32, "Objects kept per image (more are dropped from training and evaluation).", min=1)
     size_loss_weight: float = option(0.1, "Weight of the L1 box-size loss (sizes are in output cells, up to tens).",
                                      min=0.0)

@@ -35,8 +35,10 @@ class StyleTransferConfig(TrainConfig):
     content_stage: int = option(3, "random extractor: the stage whose features the content loss compares (1 = "
                                    "the finest; larger keeps less detail).", min=1)
     extractor_seed: int = option(0, "random extractor: seed of its filters (fixed, independent of `seed`).", min=0)
-    image_size: int = option(256, "Longer side (pixels) of the content, style and test images.", min=16)
-    train_size: int = option(128, "Side of the square crops the fast network trains on (a multiple of 4).", min=16)
+    image_size: int = option(256, "Longer side (pixels) of the content, style and test images.", min=16,
+                             max=2048)
+    train_size: int = option(128, "Side of the square crops the fast network trains on (a multiple of 4).", min=16,
+                             max=1024)
     content_weight: float = option(1.0, "Weight of the content loss (relative feature error, 0..).", min=0.0)
     style_weight: float = option(100.0, "Weight of the style loss (relative Gram-matrix error, 0..).", min=0.0)
     tv_weight: float = option(1.0, "Weight of the total-variation loss (mean squared neighbour difference, "
@@ -54,12 +56,8 @@ class StyleTransferConfig(TrainConfig):
     residual_blocks: int = option(3, "Fast network: residual blocks at 1/4 resolution.", min=0)
 
     def validate(self):
-        if self.image_size > 2048:
-            raise UsageError(f"image_size={self.image_size} is too large (at most 2048)")
         if self.train_size % 4:
             raise UsageError(f"train_size={self.train_size} must be a multiple of 4 (two downsamplings)")
-        if self.train_size > 1024:
-            raise UsageError(f"train_size={self.train_size} is too large (at most 1024)")
         if not self.extractor_widths:
             raise UsageError("extractor_widths needs at least one stage")
         if min(self.extractor_widths) < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import TrainConfig, option
+from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
 
 APPLICATION_BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "resnet50")
@@ -73,7 +73,8 @@ class TransferLearningConfig(TrainConfig):
         "its digits in the middle 20x20 of 28x28 pixels, so 4/28 = 0.14 matches that scale; 0 fills the input.",
         min=0.0,
     )
-    application_image_size: int = option(96, "keras.applications backbones: side their input is resized to.", min=32)
+    application_image_size: int = option(96, "keras.applications backbones: side their input is resized to.", min=32,
+                                         max=MAX_IMAGE_SIZE)
     image_summary_every: int = option(
         0, "Write TensorBoard confusion matrices every N epochs (0 = only at the end: they cost more than an epoch).",
         min=0,

@@ -25,16 +25,24 @@ from common.datasets.data import ImageData, SeriesData, sample_shots, to_numpy
 from common.datasets.embedded import EMBEDDED
 from common.datasets.files import load_image_folder, read_series_csv
 from common.errors import UsageError
+from common.runs import check_writable
 
-__all__ = ["EMBEDDED", "ImageData", "SeriesData", "default_data_dir", "embedded_builder", "embedded_names",
-           "load_images", "load_series", "parse_source", "prepare_tfds", "sample_shots", "tfds_builder",
-           "tfds_split_names", "tfds_split_sizes", "to_numpy"]
+__all__ = ["EMBEDDED", "ImageData", "SeriesData", "check_data_dir", "default_data_dir", "embedded_builder",
+           "embedded_names", "load_images", "load_series", "parse_source", "prepare_tfds", "sample_shots",
+           "tfds_builder", "tfds_split_names", "tfds_split_sizes", "to_numpy"]
 
 log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> str:
     return os.environ.get("DLSUITE_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dlsuite", "tfds")
+
+
+def check_data_dir(data_dir: str) -> None:
+    """A one-line `UsageError`, before any dataset is prepared, where a given `--data-dir` is a file or a folder
+    that can't be made; an existing folder passes (read-only is fine once its datasets are prepared)."""
+    if data_dir and not os.path.isdir(data_dir):
+        check_writable(data_dir, "data dir")
 
 
 def embedded_names(kind: str | None = None) -> list[str]:
@@ -59,13 +67,20 @@ def parse_source(spec: str) -> tuple[str, str]:
     )
 
 
+def _with_article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind  # "an image", "a series"
+
+
 def embedded_builder(name: str, kind: str, data_dir: str):
     cls = EMBEDDED[name]
     if cls.KIND != kind:
-        raise UsageError(f"dataset {name!r} is a {cls.KIND} dataset; this application needs a {kind} dataset "
-                         f"({', '.join(embedded_names(kind))})")
+        raise UsageError(f"dataset {name!r} is {_with_article(cls.KIND)} dataset; this application needs "
+                         f"{_with_article(kind)} dataset ({', '.join(embedded_names(kind))})")
     builder = cls(data_dir=data_dir or default_data_dir())
-    builder.download_and_prepare()  # a no-op once the TFRecords are cached
+    try:
+        builder.download_and_prepare()  # a no-op once the TFRecords are cached
+    except OSError as exc:  # a data dir that can't be written, a full disk
+        raise UsageError(f"cannot prepare dataset {name!r} in {builder.data_dir_root}: {exc.strerror or exc}") from None
     return builder
 
 

@@ -45,6 +45,10 @@ def check_image(path: str) -> None:
     """Raises UsageError if `path` is not a readable image."""
     from PIL import Image
 
+    if not os.path.exists(path):
+        raise UsageError(f"image not found: {path}")
+    if not os.path.isfile(path):
+        raise UsageError(f"{path} is a folder, not an image")
     try:
         with Image.open(path) as image:
             image.verify()
@@ -99,6 +103,8 @@ def read_csv_frame(path: str):
     """A CSV file as a pandas DataFrame (blank cells are NaN); UsageError if it is missing, unreadable or empty."""
     import pandas as pd
 
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a folder; give a CSV file")
     if not os.path.isfile(path):
         raise UsageError(f"CSV file not found: {path}")
     try:
@@ -116,7 +122,10 @@ def read_series_csv(path: str, column: str = "", time_column: str = "") -> tuple
 
     frame = read_csv_frame(path)
     if not column:
-        numeric = [c for c in frame.columns if c != time_column and pd.api.types.is_numeric_dtype(frame[c])]
+        others = [c for c in frame.columns if c != time_column]
+        numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
+        if len(others) == 1:  # one column: the values, whatever a bad cell made pandas read it as
+            numeric = others
         if len(numeric) != 1:
             raise UsageError(f"CSV {path} has columns {list(frame.columns)}: name the value column with --set column=NAME")
         column = numeric[0]
