@@ -43,7 +43,10 @@ class EpochOrder:
                 output_types=[spec.dtype for spec in flat], output_shapes=[spec.shape for spec in flat])
             return tf.data.experimental.from_variant(variant, dataset.element_spec)
 
-        return tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
+        shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
+        size = int(dataset.cardinality())
+        # flat_map hides the size; Keras needs it to know an epoch's steps (else: "input ran out of data")
+        return shuffled.apply(tf.data.experimental.assert_cardinality(size)) if size >= 0 else shuffled
 
     def start_epoch(self, epoch: int, passes: int = 1) -> None:
         self.passes_started.assign(epoch * passes)

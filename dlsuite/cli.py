@@ -45,7 +45,9 @@ def _add_train_options(parser: argparse.ArgumentParser, spec=None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config field; repeatable (see `dlsuite APP config`)")
     parser.add_argument("--output-dir", help="run directory (default: runs/APP-TIMESTAMP); rerun with the same one to resume")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-epoch output (without it: progress bars on a terminal, one line per epoch "
+                             "in a log file or pipe)")
     if spec is not None:
         for f in flag_fields(spec.config_class):
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f"flag_{f.name}", metavar="VALUE",
@@ -194,7 +196,9 @@ def _dispatch(app_name: str, args) -> int:
         # a bad config fails here, before TensorFlow loads
         cfg = resolve_config(spec.config_class, spec.name, args.config, _overrides(args), flags + args.set)
         output_dir = args.output_dir or os.path.join("runs", f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        verbose = 0 if args.quiet else "auto"
+        # Progress bars on a terminal; one line per epoch in a log file or pipe (a bar's carriage returns and
+        # backspaces would make one line of every epoch there); nothing per epoch with --quiet.
+        verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
         try:
             return _train_or_tune(_load_task(app_name), cfg, args, output_dir, verbose)
         except KeyboardInterrupt:

@@ -92,7 +92,7 @@ def test_runaway_loss_stops_and_keeps_no_bad_weights(tmp_path):
 
 # --- exact resume: a run killed and rerun ends as an uninterrupted one -------------------------------------------
 
-TINY_TRANSFER = ["epochs=3", "head_epochs=1", "shots=3", "epoch_examples=0",
+TINY_TRANSFER = ["epochs=3", "head_epochs=1", "shots=3", "epoch_examples=0", "batch_size=8",
                  "pretrain={dataset: digits, epochs: 1, depth: 1, width: 8, dense_units: 16, max_train_samples: 200, "
                  "baseline_max_samples: 0, augment: false, min_steps: 0}"]
 TINY_GAN = ["epochs=2", "width=4", "latent_dim=8", "batch_size=32", "eval_samples=60", "val_fid_samples=40",
