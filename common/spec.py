@@ -48,6 +48,8 @@ class AppSpec:
             `run_action`.
         add_action_arguments: `(action name, argparse parser) -> None`, the options of those actions.
         embedded_datasets: the embedded sets the application reads (`dlsuite list`).
+        backends: the Keras backends it runs on (`KERAS_BACKEND`); most need TensorFlow itself: their
+            preprocessing, losses or decoding are TensorFlow ops (strings, tf.data inside the model).
 
     Example:
         SPEC = AppSpec("time_series", "RNN forecaster vs ARIMA", TimeSeriesConfig,
@@ -62,6 +64,7 @@ class AppSpec:
     actions: tuple[tuple[str, str], ...] = ()
     add_action_arguments: Callable[[str, object], None] | None = None
     embedded_datasets: tuple[EmbeddedSet, ...] = ()
+    backends: tuple[str, ...] = ("tensorflow",)
 
 
 # The embedded sets several applications read, from shared builders (common.datasets.embedded, common.audio.real).
@@ -77,3 +80,31 @@ POCKETSPHINX_UTTERANCES = EmbeddedSet(
 KLETTRES_WORDS = EmbeddedSet(
     "klettres_words", "audio",
     "94 real English letters and short words (Debian klettres-data), 16 kHz, evaluation only.")
+
+
+def keras_backend() -> str:
+    """The Keras backend a command will run on, as Keras picks it (`KERAS_BACKEND`, else the `backend` of
+    `$KERAS_HOME/keras.json`, else TensorFlow), read without importing Keras."""
+    import json
+    import os
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"].strip().lower()
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as fh:
+            return str(json.load(fh).get("backend", "tensorflow")).lower()
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+def check_backend(spec: AppSpec) -> None:
+    """UsageError (one line, before anything is written) if the Keras backend is one `spec` does not run on."""
+    from common.errors import UsageError
+
+    backend = keras_backend()
+    if backend not in spec.backends:
+        runs_on = " or ".join(spec.backends)
+        raise UsageError(f"{spec.name} runs on the {runs_on} Keras backend, not {backend} (KERAS_BACKEND={backend}): "
+                         f"its preprocessing and losses are TensorFlow ops; unset KERAS_BACKEND or set it to "
+                         f"tensorflow")

@@ -28,6 +28,7 @@ import time
 
 from common.config import describe_fields, flag_fields, resolve_config
 from common.errors import TrainingDiverged, UsageError
+from common.spec import check_backend
 from dlsuite.registry import SPECS, embedded_datasets, get_app, get_spec
 from dlsuite.startup import quiet_tensorflow_start
 
@@ -190,6 +191,7 @@ def _dispatch(app_name: str, args) -> int:
         for name, type_name, default, text in describe_fields(spec.config_class):
             print(f"{name} ({type_name}, default {default!r})\n    {text}")
         return 0
+    check_backend(spec)  # another Keras backend than the application runs on: one line, nothing written
     if args.action in ("train", "tune"):
         flags = [f"{key[len('flag_'):]}={value}" for key, value in vars(args).items()
                  if key.startswith("flag_") and value is not None]

@@ -120,3 +120,15 @@ def test_flag_fields_become_train_options():
     args = parser.parse_args(["--backbone-run", "runs/x"])
     assert args.flag_backbone_run == "runs/x"
     assert "--backbone-run" in parser.format_help() and "--shots" not in parser.format_help()
+
+
+def test_an_application_on_a_keras_backend_it_cannot_run_on_is_a_one_line_error(cli, tmp_path, monkeypatch):
+    """tabular's preprocessing is TensorFlow ops: on JAX it used to crash with a traceback after writing its run
+    dir; now it says so before anything is written. image_classification runs on JAX too (not tried here)."""
+    from dlsuite.registry import get_spec
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    code, out, err = cli("tabular", "train", "--output-dir", tmp_path / "run", "--quiet")
+    assert code == 2 and "tabular runs on the tensorflow Keras backend, not jax" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "run").exists()
+    assert "jax" in get_spec("image_classification").backends and get_spec("sentiment").backends == ("tensorflow",)
