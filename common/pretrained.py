@@ -51,7 +51,7 @@ def cached_run(task: Task, cfg: TrainConfig, data_dir: str, app: str, what: str 
     if RunDir(run_dir).is_finished():
         print(f"{app}: {what}: {run_dir} (cached)", flush=True)
         return run_dir
-    print(f"{app}: {doing} {what} ({task.name} on {cfg.dataset}, {cfg.epochs} epochs) "
+    print(f"{app}: {doing} {what} ({task.name} on {cfg.dataset}, {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}) "
           f"into {run_dir}; later runs reuse it", flush=True)
     metrics = train(task, cfg, run_dir, verbose=0)
     key = task.primary_metric[0]

@@ -221,7 +221,7 @@ def train(
         if passes > 1:
             if own is run:
                 print(f"{task.name}: {n_train} training examples make {steps} step{'s' if steps != 1 else ''} an epoch; "
-                      f"each of the {cfg.epochs} epochs passes over them {passes} times ({steps * passes} steps) to reach "
+                      f"each of the {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} passes over them {passes} times ({steps * passes} steps) to reach "
                       f"min_steps={cfg.min_steps} (--set min_steps=0: one pass an epoch)", flush=True)
             inputs = {**inputs, "train": keep_orders(inputs["train"].repeat(passes), inputs["train"])}
             steps *= passes
@@ -276,7 +276,7 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
     if done is not None:
         epochs_done, train_seconds, examples_per_second = done["epochs"], done["train_seconds"], done["examples_per_second"]
         if verbose != 0 and own is run:
-            print(f"training had finished ({epochs_done} epochs); evaluating", flush=True)
+            print(f"training had finished ({epochs_done} epoch{'s' if epochs_done != 1 else ''}); evaluating", flush=True)
     else:
         start = time.perf_counter()
         epochs_done, first_epoch = 0, 0
