@@ -221,8 +221,9 @@ def train(
         if passes > 1:
             if own is run:
                 print(f"{task.name}: {n_train} training examples make {steps} step{'s' if steps != 1 else ''} an epoch; "
-                      f"each of the {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} passes over them {passes} times ({steps * passes} steps) to reach "
-                      f"min_steps={cfg.min_steps} (--set min_steps=0: one pass an epoch)", flush=True)
+                      f"each of the {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} passes over them {passes} times "
+                      f"({steps * passes} steps) to reach min_steps={cfg.min_steps} (--set min_steps=0: one pass an "
+                      f"epoch)", flush=True)
             inputs = {**inputs, "train": keep_orders(inputs["train"].repeat(passes), inputs["train"])}
             steps *= passes
         phases = task.phases(cfg)
