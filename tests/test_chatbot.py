@@ -15,7 +15,7 @@ from apps.chatbot.data import conversation_pairs, load_dialogs, split_conversati
 from apps.chatbot.decoding import IncrementalReplier, best_threshold, with_fallback
 from apps.chatbot.task import unigram_perplexity
 from common.errors import UsageError
-from common.seq2seq.decoding import Translator, as_sources
+from common.seq2seq.decoding import FullTranslator, as_sources
 from common.seq2seq.model import build_translator, model_vocabularies
 from common.seq2seq.tokens import encode_targets, learn_vocabulary
 from conftest import read_json
@@ -136,15 +136,17 @@ def test_training_steps_lower_the_loss(vocabularies):
 def test_incremental_decoding_equals_full_decoding(vocabularies, family):
     model = build(vocabularies, family, seed=3, max_length=6)
     contexts = [c for c, _ in DIALOG[:3]] + ["a context much longer than the others, with words never seen before"]
-    full, incremental = Translator(model, batch_size=3), IncrementalReplier(model, batch_size=3)
-    # Logits of the same prefixes, step by step (contexts of different lengths, so with padding).
-    ids = np.tile(np.array([[2, 4, 5, 6]], np.int32), (len(contexts), 1))
+    full, incremental = FullTranslator(model, batch_size=3), IncrementalReplier(model, batch_size=3)
+    # Logits of the same prefixes, step by step (contexts of different lengths, so with padding), then with the
+    # rows reordered and copied as beam search does.
     sources = as_sources(contexts)
-    for t in range(ids.shape[1]):
-        np.testing.assert_allclose(incremental._step(sources, ids[:, :t + 1]), full._step(sources, ids[:, :t + 1]),
-                                   atol=1e-4)
-    steps = incremental.steps
-    assert steps == ids.shape[1]  # one token per step after the first call, not the whole prefix again
+    full_state, state = full._begin(sources), incremental._begin(sources)
+    for token, rows in ((2, None), (4, None), (5, np.array([3, 0, 0, 1])), (6, np.array([1, 1, 2, 0]))):
+        tokens = np.full(len(contexts), token, np.int32)
+        expected, full_state = full._next(full_state, tokens, rows)
+        log_probs, state = incremental._next(state, tokens, rows)
+        np.testing.assert_allclose(log_probs, expected, atol=1e-4)
+    assert incremental.steps == 4  # one token per step, not the whole prefix again
     assert incremental.greedy(contexts) == full.greedy(contexts)
     assert incremental.beam_search(contexts, 2, 0.6) == full.beam_search(contexts, 2, 0.6)
 

@@ -1,6 +1,7 @@
 """Translation tests: the dictionary filter and split, TSV and TFDS loading with their errors, both model
 families (round trips that keep the vocabularies, causal decoders, training), greedy and beam-search
-decoding, and the CLI end to end (train, evaluate, predict, translate, export)."""
+decoding (compiled and incremental, equal to re-running the prefix), and the CLI end to end (train, evaluate,
+predict, translate, export)."""
 
 import os
 
@@ -14,7 +15,7 @@ from apps.translation.data import dictionary_pairs, load_pairs
 from common.errors import UsageError
 from common.seq2seq.baseline import retrieval_translations, translation_scores
 from common.seq2seq.data import read_tsv, split_pairs
-from common.seq2seq.decoding import Translator, as_sources
+from common.seq2seq.decoding import FullTranslator, Translator, as_sources, compiled_steps
 from common.seq2seq.model import build_translator, model_vocabularies
 from common.seq2seq.tokens import decode_ids, encode_targets, learn_vocabulary, tokenize
 from conftest import read_json
@@ -214,6 +215,22 @@ def test_beam_search_against_greedy(vocabularies, family):
     beam = translator.beam_search(sources, beam_size=4)
     assert all(len(ids) <= 8 for ids in greedy + beam)
     assert np.all(translator.log_probability(sources, beam) >= translator.log_probability(sources, greedy) - 1e-6)
+
+
+@pytest.mark.parametrize("family", ["transformer", "rnn"])
+def test_compiled_incremental_decoding_equals_full_decoding(vocabularies, family):
+    """The compiled, cached decoder gives full decoding's greedy and beam-search results, traced once per model."""
+    keras.utils.set_random_seed(4)
+    options = {**TINY[family], **({"depth": 2} if family == "transformer" else {"cell": "gru", "attention": "luong"})}
+    model = build_translator(*vocabularies, model=family, max_length=6, **options)
+    sources = [s for s, _ in toy_pairs()[::40]] + ["Wörter, nie gesehen, in einem viel längeren Satz als die anderen"]
+    fast, full = Translator(model, batch_size=3), FullTranslator(model, batch_size=3)  # batches of 3 and 1 sentences
+    assert fast.greedy(sources) == full.greedy(sources)
+    assert fast.beam_search(sources, 2, 0.6) == full.beam_search(sources, 2, 0.6)
+    assert fast.beam_search(sources, 1) == fast.greedy(sources)
+    steps = compiled_steps(model)
+    assert steps.encode.experimental_get_tracing_count() == 1  # every batch size and source length: one trace
+    assert steps._compiled_step.experimental_get_tracing_count() == 1
 
 
 def test_training_lowers_the_loss(vocabularies):

@@ -24,14 +24,11 @@ TF-IDF retrieval baseline. The context is the previous turn only.
   split 80/10/10 by whole conversations, and conversations that share a context turn stay in one
   split, so no test prompt was seen in training: 1,868 / 210 / 228 pairs. Training pairs longer
   than `max_length` (40) tokens are left out (108).
-* Decoding (`decoding.py`): `IncrementalReplier` (`common.seq2seq.decoding.IncrementalTranslator`
-  plus the confidence of each reply) runs translation's greedy and beam-search loops
-  (GNMT length penalty, no '[UNK]') but encodes the context once and feeds one token per step
-  (Transformer: cached self-attention inputs per block; RNN: the carried cell state), with the same
-  logits as re-running the decoder over the prefix (tested). On the 228 test contexts of the default
-  runs (same replies either way; shared cores, so rough): GRU greedy 5.1 s instead of 118.7 s,
-  beam 4 18.3 s instead of 121.8 s; Transformer greedy 6.9 s instead of 15.4 s, beam 38.0 s
-  instead of 100.5 s. A message longer than `max_length`
+* Decoding (`decoding.py`): `IncrementalReplier` (`common.seq2seq.decoding.Translator` plus the
+  confidence of each reply) runs translation's greedy and beam-search loops (GNMT length penalty,
+  no '[UNK]'): the context encoded once, then one compiled step per token (Transformer: cached
+  self-attention keys and values per block; RNN: the carried cell state), with the same replies as
+  re-running the decoder over the prefix (tested); timings in README.md. A message longer than `max_length`
   tokens is cut to its first `max_length` tokens, with a warning on stderr.
 * Retrieval fallback: where the model's confidence in its greedy reply (mean token
   log-probability) is below a threshold, the reply is the training reply of the most similar

@@ -1,9 +1,9 @@
 """The chatbot's replies with their confidence, and the retrieval fallback.
 
-`IncrementalReplier` is `common.seq2seq.decoding.IncrementalTranslator` (translation's greedy and
-beam-search loops, decoding one token per step: the context encoded once, cached self-attention
-inputs in the Transformer, the carried state in the RNN) plus `replies`, which also gives the
-model's confidence in each reply; where it is below a threshold, `with_fallback` answers with the
+`IncrementalReplier` is `common.seq2seq.decoding.Translator` (translation's greedy and beam-search
+loops, one compiled step per token: the context encoded once, cached self-attention keys and
+values in the Transformer, the carried state in the RNN; batched over the messages) plus `replies`,
+which also gives the model's confidence in each reply; where it is below a threshold, `with_fallback` answers with the
 retrieved training reply instead, and `best_threshold` picks that threshold on held-out pairs.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.seq2seq.decoding import IncrementalTranslator
+from common.seq2seq.decoding import Translator
 from common.seq2seq.tokens import decode_ids
 
 
-class IncrementalReplier(IncrementalTranslator):
+class IncrementalReplier(Translator):
     """Greedy and beam-search replies of a model from `common.seq2seq.model.build_translator`, one token per step,
     with the model's confidence in each.
 

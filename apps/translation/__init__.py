@@ -34,7 +34,8 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
   decoder blocks with causal self-attention and cross-attention), or a (bidirectional) GRU/LSTM
   encoder with a GRU/LSTM decoder and Luong ("general") or Bahdanau (additive) attention.
 * Decoding (`common/seq2seq/decoding.py`): greedy, or batched beam search with GNMT length normalisation
-  (`beam_size` 1 is greedy). Neither writes '[UNK]'. A sentence longer than `max_length` tokens
+  (`beam_size` 1 is greedy), incremental: the sources encoded once, then one compiled step per token
+  (cached self-attention keys and values, or the carried RNN state), batched across sentences. Neither writes '[UNK]'. A sentence longer than `max_length` tokens
   is cut to its first `max_length` tokens, with a warning on stderr (`translate`, `predict`).
 * Evaluation: BLEU and chrF (sacrebleu, lower-cased, since the models write lower case) of greedy
   and beam-search translations of the first `eval_sentences` (500) test sentences, the

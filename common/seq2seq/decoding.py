@@ -1,28 +1,39 @@
 """Greedy and beam-search decoding with a trained encoder–decoder, and the log-probability of a sequence.
 
-`Translator` runs the model over the whole prefix again at each step and projects only the
-newest position: simple, exact, and cheap enough for sentences of a few dozen words. Steps stop
-when every sentence has produced `[end]`, and after `max_length` tokens at the latest.
+`Translator` decodes incrementally, with one compiled step per token: the sources are encoded once
+(a `tf.function`), then each step (another `tf.function`, traced once per model) feeds only the
+newest token of every row through the decoder:
 
-`IncrementalTranslator` runs the same greedy and beam-search loops (same rules: no '[UNK]', at
-most `max_length` tokens) with a step that does not run the decoder over the whole prefix again:
-the source is encoded once, and each step feeds only the newest token through the decoder:
-
-* Transformer: each decoder block keeps the normalised inputs of its causal self-attention so
-  far (a cache that grows by one position per step); the new token's query attends over them,
-  then over the encoded source (source padding masked), then the block's MLP.
+* Transformer: each decoder block keeps the keys and values of its causal self-attention in a
+  `(rows, 2, max_length, heads, head_dim)` cache, written at the step's position
+  (`keras_hub.layers.CachedMultiHeadAttention`'s computation, run on the model's own
+  `MultiHeadAttention` layers); the cross-attention's keys and values of the encoded source are
+  computed once. The new token's query attends over the positions so far, then over the source
+  (padding masked), then the block's MLP.
 * RNN: the decoder cell's state is carried, and the new output attends over the encoded source.
 
-The cache is keyed by (source, prefix) per row, so beam search, which reorders and copies its
-hypotheses every step, finds each row's state by its prefix; anything else (a new batch) starts
-afresh. With the same model this gives the same logits as full decoding (up to float rounding;
-`tests/test_chatbot.py` checks both families and both searches).
+A step also takes the rows of the previous state to continue from, so beam search's reordering
+and copying of hypotheses is a gather inside the same compiled call. The search itself (which
+token, which hypothesis) stays in NumPy, one small array operation per step.
+
+`FullTranslator` runs the same loops but re-runs the model over the whole prefix at each step and
+projects only the newest position: slow, but the plain definition; with the same model both give
+the same logits up to float rounding (`tests/test_translation.py` checks both families and both
+searches). Steps stop when every sentence has produced `[end]`, and after `max_length` tokens at
+the latest; '[UNK]' is never written unless allowed.
+
+KerasHub's `GreedySampler`/`BeamSampler` are not used: `BeamSampler` has no length normalisation
+and keeps extending (and re-scoring) hypotheses that have already produced `[end]`, so it would
+rank hypotheses differently from this search.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from common.seq2seq.model import model_max_length, model_vocabularies
@@ -61,10 +72,11 @@ def as_sources(texts: list[str]) -> np.ndarray:
 
 
 class Translator:
-    """Decodes with a model from `common.seq2seq.model` (a fresh one or one loaded from `.keras`).
+    """Decodes with a model from `common.seq2seq.model` (a fresh one or one loaded from `.keras`), one compiled
+    step per token (see the module docstring).
 
     Args:
-        model: the translator.
+        model: the translator (Transformer or RNN with attention).
         batch_size: sentences decoded together (times the beam size for beam search).
         allow_unknown: let decoding write '[UNK]'. By default the out-of-vocabulary token is never
             chosen: the model then writes its most likely known word instead, which reads better and
@@ -82,14 +94,25 @@ class Translator:
         self.allow_unknown = allow_unknown
         self.source_vocabulary, self.vocabulary = model_vocabularies(model)
         self.max_length = model_max_length(model)
-        self.features = keras.Model(model.inputs, model.get_layer("decoder_output").output)
-        self.projection = model.get_layer("logits")
+        self.steps = 0  # decoder steps run (one token for every row each), for tests and timing
 
-    def _step(self, sources: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Log-probabilities `(n, vocabulary)` of the token after each prefix `ids` (all of one length)."""
-        features = self.features([sources, ids], training=False)
-        return log_softmax(keras.ops.convert_to_numpy(self.projection(features[:, -1])))
+    # --- one decoder step: the only part that differs from FullTranslator ------------------------
+    def _begin(self, sources: np.ndarray) -> dict:
+        """The decoding state of `(n, 1)` source strings before the first token: the encoded sources."""
+        tensors = compiled_steps(self.model).encode(tf.constant(sources.astype(str), tf.string))
+        return {"position": 0, "tensors": tensors}
 
+    def _next(self, state: dict, tokens: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """Log-probabilities `(n, vocabulary)` of the token after `tokens`, fed at the next position to the rows
+        `rows` of `state` (all rows in order if None: beam search reorders and copies hypotheses), and the new state."""
+        self.steps += 1
+        rows = np.arange(len(tokens)) if rows is None else rows
+        logits, tensors = compiled_steps(self.model).step(
+            state["tensors"], tf.constant(tokens, tf.int32), tf.constant(rows, tf.int32),
+            tf.constant(state["position"], tf.int32))
+        return log_softmax(logits.numpy()), {"position": state["position"] + 1, "tensors": tensors}
+
+    # --- the searches ---------------------------------------------------------------------------
     def _allowed(self, log_probs: np.ndarray) -> np.ndarray:
         log_probs[:, PAD_ID] = -np.inf  # padding and [start] are never predicted
         log_probs[:, START_ID] = -np.inf
@@ -103,18 +126,19 @@ class Translator:
         for begin in range(0, len(texts), self.batch_size):
             sources = as_sources(texts[begin:begin + self.batch_size])
             n = len(sources)
-            ids = np.zeros((n, self.max_length), np.int32)
-            ids[:, 0] = START_ID
+            state = self._begin(sources)
+            tokens = np.full(n, START_ID, np.int32)
             done = np.zeros(n, bool)
             out = [[] for _ in range(n)]
             for t in range(self.max_length):
-                best = self._allowed(self._step(sources, ids[:, :t + 1])).argmax(axis=-1)
+                log_probs, state = self._next(state, tokens)
+                best = self._allowed(log_probs).argmax(axis=-1)
                 for i in np.flatnonzero(~done):
                     out[i].append(int(best[i]))
                 done |= best == END_ID
                 if done.all() or t + 1 == self.max_length:
                     break
-                ids[:, t + 1] = np.where(done, PAD_ID, best)
+                tokens = np.where(done, PAD_ID, best).astype(np.int32)
             results += out
         return results
 
@@ -134,16 +158,18 @@ class Translator:
         for begin in range(0, len(texts), self.batch_size):
             chunk = texts[begin:begin + self.batch_size]
             n = len(chunk)
-            sources = np.repeat(as_sources(chunk), k, axis=0)
+            state = self._begin(np.repeat(as_sources(chunk), k, axis=0))
+            tokens, parents = np.full(n * k, START_ID, np.int32), None
             ids = np.zeros((n, k, self.max_length + 1), np.int32)  # [start] + up to max_length tokens
             ids[:, :, 0] = START_ID
             scores = np.full((n, k), -np.inf)
             scores[:, 0] = 0.0  # one live hypothesis at first, so the beams do not start as copies
             lengths = np.zeros((n, k), np.int32)
             finished = np.zeros((n, k), bool)
+            rows = np.arange(n)[:, None]
             for t in range(self.max_length):
-                log_probs = self._allowed(self._step(sources, ids[:, :, :t + 1].reshape(n * k, -1)))
-                log_probs = log_probs.reshape(n, k, -1)
+                log_probs, state = self._next(state, tokens, parents)
+                log_probs = self._allowed(log_probs).reshape(n, k, -1)
                 # A finished hypothesis has one continuation, padding, at no cost.
                 log_probs[finished] = -np.inf
                 log_probs[finished, PAD_ID] = 0.0
@@ -151,7 +177,6 @@ class Translator:
                 candidates = (scores[:, :, None] + log_probs).reshape(n, -1)
                 top = _top_k(candidates, k)
                 beam, token = top // vocabulary_size, top % vocabulary_size
-                rows = np.arange(n)[:, None]
                 ids = ids[rows, beam]
                 ids[:, :, t + 1] = token
                 was_finished = finished[rows, beam]
@@ -160,6 +185,7 @@ class Translator:
                 scores = candidates[rows, top]
                 if finished.all():
                     break
+                tokens, parents = token.reshape(-1).astype(np.int32), (rows * k + beam).reshape(-1)
             penalty = ((5.0 + lengths) / 6.0) ** length_penalty
             best = np.argmax(np.where(np.isfinite(scores), scores / penalty, -np.inf), axis=1)
             for i in range(n):
@@ -184,124 +210,163 @@ class Translator:
                          for i, sequence in enumerate(sequences)])
 
 
-class IncrementalTranslator(Translator):
-    """`Translator`'s greedy and beam search with a model from `common.seq2seq.model.build_translator`, one token
-    per step (see the module docstring).
+class FullTranslator(Translator):
+    """`Translator`'s searches with a step that re-runs the model over the whole prefix, eagerly, and projects
+    only the newest position: the plain definition that `Translator` is tested against, and its "before" timing.
 
     Args:
-        model: the encoder–decoder (Transformer or RNN with attention).
-        batch_size, allow_unknown: as in `Translator`.
+        model, batch_size, allow_unknown: as in `Translator`.
 
     Example:
-        >>> translator = IncrementalTranslator(keras.saving.load_model("runs/chatbot/model.keras"))
-        >>> translator.translate(["Hello"], beam_size=4)
-        ['hi']
+        >>> FullTranslator(model).greedy(["Das ist gut."]) == Translator(model).greedy(["Das ist gut."])
+        True
     """
 
     def __init__(self, model: keras.Model, batch_size: int = 128, allow_unknown: bool = False):
         super().__init__(model, batch_size=batch_size, allow_unknown=allow_unknown)
-        self.transformer = _has_layer(model, "decoder1_self_attention")
-        source = model.inputs[0]
-        ids = model.get_layer("source_truncate").output
-        if self.transformer:
-            self.depth = sum(_has_layer(model, f"decoder{b}_self_attention") for b in range(1, 64))
-            self.encoder = keras.Model(source, [ids, model.get_layer("encoder_output").output])
-        else:
-            self.rnn = next(layer for layer in model.layers if layer.name in ("decoder_gru", "decoder_lstm"))
-            initial = [model.get_layer(f"decoder_initial_{kind}").output
-                       for kind in ("h", "c") if _has_layer(model, f"decoder_initial_{kind}")]
-            keys = model.get_layer("attention_keys")
-            self.encoder = keras.Model(source, [ids, keys.input, keys.output, *initial])
-        self.cache = None
-        self.steps = 0  # decoder steps run (one token each), for tests and timing
+        self.features = keras.Model(model.inputs, model.get_layer("decoder_output").output)
+        self.projection = model.get_layer("logits")
 
-    # --- the cache ----------------------------------------------------------------------------
-    def _start(self, sources: np.ndarray) -> dict:
-        """The decoding state of fresh rows: the encoded sources and empty per-step state."""
-        outputs = [keras.ops.convert_to_numpy(x) for x in self.encoder(sources, training=False)]
-        ids = outputs[0]
-        if self.transformer:
-            # The Transformer's source embedding always lets the first position count (see TokenAndPositionEmbedding).
-            mask = ids != 0
-            mask[:, :1] = True
-            state = {"context": outputs[1], "blocks": [np.zeros((len(ids), 0, outputs[1].shape[-1]), np.float32)
-                                                       for _ in range(self.depth)]}
-        else:
-            mask = ids != 0
-            state = {"encoded": outputs[1], "keys": outputs[2], "states": outputs[3:]}
-        return {"mask": mask, **state, "length": 0, "rows": [], "texts": [str(s) for s in sources[:, 0]]}
+    def _begin(self, sources: np.ndarray) -> dict:
+        return {"sources": sources, "ids": np.zeros((len(sources), 0), np.int32)}
 
-    def _gather(self, state: dict, rows: np.ndarray) -> dict:
-        picked = {}
-        for key, value in state.items():
-            if isinstance(value, np.ndarray):
-                picked[key] = value[rows]
-            elif key in ("blocks", "states"):
-                picked[key] = [v[rows] for v in value]
-        return {**picked, "length": state["length"], "texts": [state["texts"][r] for r in rows]}
-
-    def _step(self, sources: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Log-probabilities `(n, vocabulary)` of the token after each prefix `ids` (all of one length)."""
-        n, length = ids.shape
-        texts = [str(s) for s in sources[:, 0]]
-        state = None
-        if self.cache is not None and self.cache["length"] == length - 1:
-            index = {key: row for row, key in enumerate(self.cache["rows"])}
-            keys = [(text, tuple(prefix)) for text, prefix in zip(texts, ids[:, :-1].tolist())]
-            if all(key in index for key in keys):
-                state = self._gather(self.cache, np.array([index[key] for key in keys], int))
-        if state is None:  # a new batch (or a prefix never seen): encode, then feed the prefix but its last token
-            state = self._start(sources)
-            for t in range(length - 1):
-                state, _ = self._advance(state, ids[:, t])
-        state, logits = self._advance(state, ids[:, -1])
-        state["rows"] = [(text, tuple(prefix)) for text, prefix in zip(texts, ids.tolist())]
-        self.cache = state
-        return log_softmax(logits)
-
-    # --- one decoder step -----------------------------------------------------------------------
-    def _advance(self, state: dict, tokens: np.ndarray) -> tuple[dict, np.ndarray]:
-        """Feeds one token per row at position `state["length"]`; returns the new state and the next-token logits."""
+    def _next(self, state: dict, tokens: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         self.steps += 1
-        tokens = ops.convert_to_tensor(np.asarray(tokens, np.int32)[:, None])
+        sources, ids = state["sources"], state["ids"]
+        if rows is not None:
+            sources, ids = sources[rows], ids[rows]
+        ids = np.concatenate([ids, np.asarray(tokens, np.int32)[:, None]], axis=1)
+        features = self.features([sources, ids], training=False)
+        log_probs = log_softmax(keras.ops.convert_to_numpy(self.projection(features[:, -1])))
+        return log_probs, {"sources": sources, "ids": ids}
+
+
+class CompiledSteps:
+    """The compiled `encode` and `step` functions of one model from `common.seq2seq.model.build_translator`.
+
+    `encode(sources)` maps `(n, 1)` source strings to the decoding state (a nest of tensors);
+    `step(state, tokens, rows, position)` feeds `tokens` `(m,)` at `position` to the rows `rows` `(m,)` of
+    `state` and returns the next-token logits `(m, vocabulary)` and the new state. Both are
+    `tf.function`s over the model's own layers (so they see its current weights), traced once per
+    model and batch shape pattern; `compiled_steps(model)` keeps one per model.
+
+    Args:
+        model: the encoder–decoder (Transformer or RNN with attention).
+    """
+
+    def __init__(self, model: keras.Model):
+        layer = model.get_layer
+        self.max_length = model_max_length(model)
+        self.transformer = _has_layer(model, "decoder1_self_attention")
+        self.target_embedding = layer("target_embedding")
+        self.decoder_output = layer("decoder_output")
+        self.projection = layer("logits")
+        source, ids = model.inputs[0], layer("source_truncate").output
         if self.transformer:
-            h, state = self._transformer_step(state, tokens)
+            from keras_hub.layers import CachedMultiHeadAttention  # imported here: it takes a few seconds
+
+            self._cached_attention = CachedMultiHeadAttention.call
+            depth = sum(_has_layer(model, f"decoder{b}_self_attention") for b in range(1, 64))
+            parts = ("self_attention_norm", "self_attention", "cross_attention_norm", "cross_attention", "mlp_norm",
+                     "mlp_hidden", "mlp_output")
+            self.blocks = [{part: layer(f"decoder{b}_{part}") for part in parts} for b in range(1, depth + 1)]
+            self.source_embedding = layer("source_embedding")
+            self.encoder = keras.Model(source, [ids, layer("encoder_output").output])
         else:
-            h, state = self._rnn_step(state, tokens)
-        logits = keras.ops.convert_to_numpy(self.projection(h))[:, 0]
-        return {**state, "length": state["length"] + 1}, logits
+            self.cell = next(lay for lay in model.layers if lay.name in ("decoder_gru", "decoder_lstm")).cell
+            self.attention = layer("attention")
+            initial = [layer(f"decoder_initial_{kind}").output
+                       for kind in ("h", "c") if _has_layer(model, f"decoder_initial_{kind}")]
+            keys = layer("attention_keys")
+            self.encoder = keras.Model(source, [ids, keys.input, keys.output, *initial])
+        # Fixed signatures, with the rows and the source length left open: one trace per model, whatever the batch.
+        self.encode = tf.function(self._encode, input_signature=[tf.TensorSpec((None, 1), tf.string)])
+        self._compiled_step = None
 
-    def _transformer_step(self, state: dict, tokens):
-        embedding = self.model.get_layer("target_embedding")
-        position = ops.convert_to_tensor(np.array([state["length"]], np.int32))
-        x = embedding.tokens(tokens) + embedding.positions(position)[None]
-        mask = ops.convert_to_tensor(state["mask"][:, None, :])
+    def step(self, state, tokens, rows, position):
+        if self._compiled_step is None:
+            scalar, vector = tf.TensorSpec((), tf.int32), tf.TensorSpec((None,), tf.int32)
+            self._compiled_step = tf.function(self._step,
+                                              input_signature=[self._state_spec(state), vector, vector, scalar])
+        return self._compiled_step(state, tokens, rows, position)
+
+    def _state_spec(self, state):
+        """The signature of a decoding state: its tensors' shapes with the rows and the source length open."""
+        def spec(x, source_axis=None):
+            shape = [None, *x.shape[1:]]
+            if source_axis is not None:
+                shape[source_axis] = None
+            return tf.TensorSpec(shape, x.dtype)
+
+        if self.transformer:
+            return {"mask": spec(state["mask"], 1),
+                    "blocks": [[spec(own), spec(cross, 2)] for own, cross in state["blocks"]]}
+        return {"mask": spec(state["mask"], 1), "encoded": spec(state["encoded"], 1), "keys": spec(state["keys"], 1),
+                "states": [spec(x) for x in state["states"]]}
+
+    def _encode(self, sources):
+        if not self.transformer:
+            ids, encoded, keys, *states = self.encoder(sources, training=False)
+            return {"mask": ops.not_equal(ids, 0), "encoded": encoded, "keys": keys, "states": list(states)}
+        ids, context = self.encoder(sources, training=False)
+        context = tf.identity(context)  # without its Keras mask, which the key and value projections would warn about
+        rows = ops.shape(ids)[0]
         blocks = []
-        layer = self.model.get_layer
-        for b, cached in enumerate(state["blocks"], start=1):
-            y = layer(f"decoder{b}_self_attention_norm")(x)
-            cached = np.concatenate([cached, keras.ops.convert_to_numpy(y)], axis=1)
-            blocks.append(cached)
-            # The newest position may see every earlier one: no causal mask is needed for a single query.
-            x = x + layer(f"decoder{b}_self_attention")(y, ops.convert_to_tensor(cached), training=False)
-            y = layer(f"decoder{b}_cross_attention_norm")(x)
-            x = x + layer(f"decoder{b}_cross_attention")(y, state["context"], attention_mask=mask, training=False)
-            y = layer(f"decoder{b}_mlp_output")(layer(f"decoder{b}_mlp_hidden")(layer(f"decoder{b}_mlp_norm")(x)))
-            x = x + y
-        h = self.model.get_layer("decoder_output")(x)
-        return h, {**state, "blocks": blocks}
+        for block in self.blocks:
+            own, cross = block["self_attention"], block["cross_attention"]
+            # (rows, 2, time, heads, head_dim): keys and values, as KerasHub's cached attention reads them.
+            cross_cache = ops.stack([cross._key_dense(context), cross._value_dense(context)], axis=1)
+            own_cache = ops.zeros((rows, 2, self.max_length, own.num_heads, own.key_dim), cross_cache.dtype)
+            blocks.append([own_cache, cross_cache])
+        # The source embedding's mask: padding, except that the first position always counts (as in the model).
+        return {"mask": self.source_embedding.compute_mask(ids), "blocks": blocks}
 
-    def _rnn_step(self, state: dict, tokens):
-        y = self.model.get_layer("target_embedding")(tokens)[:, 0]
-        previous = [ops.convert_to_tensor(s) for s in state["states"]]
-        output, new = self.rnn.cell(y, previous, training=False)
-        new = new if isinstance(new, (list, tuple)) else [new]
+    def _step(self, state, tokens, rows, position):
+        state = keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), state)
+        if not self.transformer:
+            return self._rnn_step(state, tokens)
+        embedding = self.target_embedding
+        x = embedding.tokens(tokens[:, None]) + embedding.positions(ops.reshape(position, (1,)))[None]
+        # The new query sees the positions up to its own (the cache holds zeros beyond), and the source but padding.
+        causal = ops.broadcast_to(ops.arange(self.max_length)[None, None, :] <= position,
+                                  (ops.shape(tokens)[0], 1, self.max_length))
+        source_mask = state["mask"][:, None, :]
+        blocks = []
+        for block, (own_cache, cross_cache) in zip(self.blocks, state["blocks"]):
+            y = block["self_attention_norm"](x)
+            y, own_cache = self._cached_attention(block["self_attention"], y, y, attention_mask=causal,
+                                                  cache=own_cache, cache_update_index=position)
+            x = x + y
+            y = block["cross_attention_norm"](x)
+            y, _ = self._cached_attention(block["cross_attention"], y, None, attention_mask=source_mask,
+                                          cache=cross_cache)
+            x = x + y
+            x = x + block["mlp_output"](block["mlp_hidden"](block["mlp_norm"](x)))
+            blocks.append([own_cache, cross_cache])
+        logits = self.projection(self.decoder_output(x))[:, 0]
+        return logits, {"mask": state["mask"], "blocks": blocks}
+
+    def _rnn_step(self, state, tokens):
+        y = self.target_embedding(tokens[:, None])[:, 0]
+        output, states = self.cell(y, state["states"], training=False)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
         query = output[:, None]
-        context = self.model.get_layer("attention")(
-            [query, ops.convert_to_tensor(state["encoded"]), ops.convert_to_tensor(state["keys"])],
-            mask=[None, ops.convert_to_tensor(state["mask"])], training=False)
-        h = self.model.get_layer("decoder_output")(ops.concatenate([query, context], axis=-1))
-        return h, {**state, "states": [keras.ops.convert_to_numpy(s) for s in new]}
+        context = self.attention([query, state["encoded"], state["keys"]], mask=[None, state["mask"]],
+                                 training=False)
+        logits = self.projection(self.decoder_output(ops.concatenate([query, context], axis=-1)))[:, 0]
+        return logits, {**state, "states": states}
+
+
+# One CompiledSteps per model, so its functions are traced once, not at every Translator (every epoch's examples).
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_steps(model: keras.Model) -> CompiledSteps:
+    """The model's `CompiledSteps` (made at the first call); they hold its layers, not the model."""
+    steps = _COMPILED.get(model)
+    if steps is None:
+        steps = _COMPILED[model] = CompiledSteps(model)
+    return steps
 
 
 def _has_layer(model: keras.Model, name: str) -> bool:
