@@ -403,11 +403,17 @@ class MinimaxPlayer:
 
 
 class MCTSPlayer:
+    """The most visited move of a search; `move_steps` is that as a generator (see `MCTS.search_steps`)."""
+
     def __init__(self, mcts: MCTS):
         self.mcts = mcts
 
     def __call__(self, state) -> int:
         return self.mcts.best_action(state)
+
+    def move_steps(self, state):
+        visits = yield from self.mcts.search_steps(state)
+        return max(visits, key=visits.get)
 
 
 def open_spiel_mcts_bot(game, simulations: int, seed: int):
@@ -420,17 +426,25 @@ def open_spiel_mcts_bot(game, simulations: int, seed: int):
 
 
 def play_match(game, player, opponent, games: int) -> dict:
-    """`player` against `opponent`, alternating who starts: wins, draws and losses of `player`."""
-    wins = draws = losses = 0
-    for g in range(games):
+    """`player` against `opponent`, alternating who starts: wins, draws and losses of `player`. With an
+    `MCTSPlayer` the games are played side by side, its searches sharing network calls (`run_searches`)."""
+    def play(g):
         seat = g % 2  # `player` is player 0 in even games
         state = game.new_initial_state()
         while not state.is_terminal():
-            mover = player if state.current_player() == seat else opponent
-            state.apply_action(mover(state))
-        result = state.returns()[seat]
-        wins, draws, losses = wins + (result > 0), draws + (result == 0), losses + (result < 0)
-    return {"wins": wins, "draws": draws, "losses": losses, "games": games}
+            if state.current_player() != seat:
+                action = opponent(state)
+            elif isinstance(player, MCTSPlayer):
+                action = yield from player.move_steps(state)
+            else:
+                action = player(state)
+            state.apply_action(action)
+        return state.returns()[seat]
+
+    evaluator = player.mcts.evaluator if isinstance(player, MCTSPlayer) else None
+    results = np.asarray(run_searches([play(g) for g in range(games)], evaluator))
+    return {"wins": int((results > 0).sum()), "draws": int((results == 0).sum()), "losses": int((results < 0).sum()),
+            "games": games}
 
 
 def _rates(prefix: str, result: dict) -> dict:

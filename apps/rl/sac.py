@@ -61,7 +61,8 @@ class SACAgent:
         self.critic_optimizer.build(self._critic_variables())
         self.alpha_optimizer.build([self.log_alpha])
         self.seed = tf.random.Generator.from_seed(seed)
-        self.rng = np.random.default_rng(seed)
+        # its own stream: a generator seeded with `seed` alone draws the loop's (or the action space's) numbers
+        self.rng = np.random.default_rng([seed, 1])
         self.policy = numpy_gaussian_actor(self.actor)
 
     def _critic_variables(self):
