@@ -161,7 +161,7 @@ class SACAgent:
 def train_sac(cfg, run, verbose) -> dict:
     """The SAC loop of `RL.train_loop`. As DQN's, checkpoints are taken at the first episode end after each
     `checkpoint_every` steps (and at the end), with the networks, α, the optimizers, the replay buffer, the
-    generators (noise, replay sampling, the action space's for the first random actions), the counters, the
+    generators (the updates' and the acting noise, replay sampling, the action space's for the first random actions), the counters, the
     losses of the episode under way and the length of the TensorBoard logs: a resumed run goes on exactly as
     an uninterrupted one."""
     env = make_env(cfg.dataset, cfg.seed)
