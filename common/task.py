@@ -179,7 +179,7 @@ class Task:
         keep the TensorBoard logs to what the checkpoint saw) and the served model
         (`common.export.save_model(model, run.model)`). Returns the parts of metrics.json it knows: "test"
         (required), and any of "baselines", "real_world", "epochs", "parameters", "data",
-        "examples_per_second". Raise `TrainingDiverged` when it diverges."""
+        "examples_per_second", "speed" (a dict of the loop's own speed figures). Raise `TrainingDiverged` when it diverges."""
         raise NotImplementedError
 
     # --- benchmark --------------------------------------------------------------------------

@@ -392,6 +392,7 @@ def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, verbose) -> dict:
         "epochs": result.get("epochs", 0),
         "train_seconds": round(train_seconds, 3),
         "examples_per_second": result.get("examples_per_second", 0.0),
+        **({"speed": result["speed"]} if result.get("speed") else {}),  # a loop's own speed figures
         "parameters": int(result.get("parameters", 0)),
         "strategy": "default",
         "replicas": 1,

@@ -16,6 +16,8 @@ DQN = ["total_steps=400", "learning_starts=100", "train_every=50", "gradient_ste
        "eval_episodes=3", "checkpoint_every=100", "select_every=150", "select_episodes=2"]
 PPO = ["agent=ppo", "n_envs=2", "n_steps=16", "total_steps=256", "batch_size=16", "ppo_epochs=2", "hidden=16",
        "eval_episodes=3", "checkpoint_every=64"]
+SAC = ["agent=sac", "total_steps=300", "learning_starts=100", "train_every=20", "gradient_steps=20", "batch_size=16",
+       "hidden=16", "eval_episodes=2", "checkpoint_every=100"]
 STYLE = ["epochs=2", "batch_size=2", "steps_per_epoch=2", "steps=4", "image_size=48", "train_size=32", "width=4",
          "residual_blocks=1", "extractor_widths=[8,8,8]", "log_every=2", "test_images=[chelsea]"]
 
@@ -96,6 +98,16 @@ def test_a_killed_ppo_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     assert resumed["test"] == straight["test"]
     assert [p for p in logs_b if p[1] == "episode_return"] == [p for p in logs_a if p[1] == "episode_return"]
     assert logs_b == logs_a
+
+
+def test_a_killed_sac_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    from apps.rl.replay import ReplayBuffer
+
+    # Pendulum episodes are 200 steps: killed at step 250, after the checkpoint at the first episode end
+    straight, resumed, logs_a, logs_b = _uninterrupted_and_resumed(tmp_path, monkeypatch, SAC, ReplayBuffer, "add",
+                                                                   250)
+    assert resumed["test"] == straight["test"]
+    assert {"episode_return", "critic_loss"} <= {p[1] for p in logs_a} and logs_b == logs_a
 
 
 def test_a_killed_style_transfer_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):

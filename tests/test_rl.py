@@ -86,6 +86,28 @@ def test_dqn_agent_acts_and_its_update_lowers_the_loss():
     np.testing.assert_array_equal(agent.target_network.get_weights()[0], agent.q_network.get_weights()[0])
 
 
+def test_a_burst_of_updates_is_the_same_steps_and_acting_reads_numpy_weights():
+    from apps.rl.dqn import DQNAgent
+    from apps.rl.replay import ReplayBuffer
+
+    buffer = ReplayBuffer(100, (4,), seed=0)
+    rng = np.random.default_rng(0)
+    for i in range(100):
+        buffer.add(rng.normal(size=4), i % 2, 1.0, rng.normal(size=4), i % 7 == 0)
+    batches = buffer.sample_many(3, 16)
+    assert batches["obs"].shape == (3, 16, 4) and batches["actions"].shape == (3, 16)
+    one, burst = DQNAgent(4, 2, hidden=16, seed=0), DQNAgent(4, 2, hidden=16, seed=0)
+    burst.q_network.set_weights(one.q_network.get_weights())
+    burst.target_network.set_weights(one.target_network.get_weights())
+    burst.refresh_policy()
+    losses = [one.update({k: v[i] for k, v in batches.items()}) for i in range(3)]
+    np.testing.assert_allclose(burst.update_burst(batches), losses, rtol=1e-5)
+    for a, b in zip(one.q_network.get_weights(), burst.q_network.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    obs = rng.normal(size=(8, 4)).astype(np.float32)  # the NumPy copy acts as the network after the updates
+    np.testing.assert_allclose(burst.policy(obs)[0], burst.q_network(obs).numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_dqn_end_to_end_from_the_cli(cli, tmp_path):
     run = tmp_path / "dqn"
     code, out, err = cli("rl", "train", "--output-dir", run, "--quiet", *DQN_TINY)
@@ -194,6 +216,9 @@ def test_sac_agent_acts_within_bounds_and_updates():
     critic_loss, actor_loss, alpha = agent.update(batch)
     assert np.isfinite([critic_loss, actor_loss, alpha]).all() and float(agent.log_alpha) != 0.0  # α was updated
     assert not np.allclose(before, agent.targets[0].get_weights()[0])  # the target critics follow slowly
+    losses = agent.update_burst({k: np.stack([v, v]) for k, v in batch.items()})  # two steps, one call
+    assert losses.shape == (2, 3) and np.isfinite(losses).all()
+    np.testing.assert_allclose(agent.act(obs, True), agent.served_model()(obs).numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("agent,env,sets", [
@@ -262,6 +287,27 @@ def test_minimax_is_perfect_and_mcts_with_a_network_plays_legal_moves():
     assert action in state.legal_actions()
 
 
+def test_searches_run_side_by_side_share_network_calls_and_give_the_same_visits():
+    import keras
+
+    from apps.rl.alphazero import MCTS, NetworkEvaluator, build_network, run_searches, self_play_games
+    from apps.rl.envs import load_game
+
+    keras.utils.set_random_seed(0)
+    game = load_game("tic_tac_toe")
+    evaluator = NetworkEvaluator(build_network(game, hidden=16))
+    calls, forward = [], evaluator._forward
+    evaluator._forward = lambda x: calls.append(len(x)) or forward(x)
+    states = [_state(moves) for moves in ([], [4], [0, 3])]
+    mcts = MCTS(evaluator, simulations=12)
+    together = run_searches([mcts.search_steps(s) for s in states], evaluator)
+    assert max(calls) > 1 and len(calls) <= 12 + 1  # a call per round for all three searches
+    evaluator.clear()
+    assert together == [mcts.search(s) for s in states]
+    games = self_play_games(game, MCTS(evaluator, 4, dirichlet_alpha=0.5), 3, 2, np.random.default_rng(0))
+    assert len(games) == 3 and all(len(g[0]) == len(g[1]) == len(g[2]) >= 5 for g in games)
+
+
 @pytest.mark.parametrize("name", ["connect_four", "chess", "go"])
 def test_other_open_spiel_games_are_accepted_by_name(name):
     import keras
@@ -300,6 +346,7 @@ def test_alphazero_trains_from_the_cli_and_plays_a_person(cli, tmp_path, monkeyp
     metrics = read_json(run / "metrics.json")
     assert {"win_rate_vs_random", "win_rate_vs_mcts", "losses_vs_minimax"} <= set(metrics["test"])
     assert {"random_player", "mcts_bot_4"} <= set(metrics["baselines"])
+    assert metrics["speed"]["simulations_per_second"] > 0 and metrics["speed"]["games_per_minute"] > 0
     assert _scalar_tags(run / "logs") >= {"episode_return", "loss"}
 
     # the person plays x; moves that are no cell (9, banana) or a taken cell are refused and asked again

@@ -45,7 +45,12 @@ def build_network(game, hidden: int = 128) -> keras.Model:
 
 class NetworkEvaluator:
     """(priors over legal actions, value for the player to move) of a state from the network, cached by
-    state (positions recur often in small games; call `clear()` after the weights change)."""
+    state (positions recur often in small games; call `clear()` after the weights change).
+
+    `evaluate_many` runs the positions it has not seen in one network call and converts the outputs to
+    NumPy once: one call on a board costs about as much as one on a batch of 16, and slicing a TF
+    tensor costs more than the forward pass of a small network.
+    """
 
     def __init__(self, model: keras.Model):
         self.model = model
@@ -55,16 +60,51 @@ class NetworkEvaluator:
     def clear(self) -> None:
         self.cache.clear()
 
+    def evaluate_many(self, states: list) -> list[tuple[dict[int, float], float]]:
+        keys = [state.history_str() for state in states]
+        missing = {}
+        for key, state in zip(keys, states):
+            if key not in self.cache and key not in missing:
+                missing[key] = state
+        if missing:
+            logits, values = self._forward(np.stack([encode(state) for state in missing.values()]))
+            logits, values = np.asarray(logits, np.float64), np.asarray(values, np.float64)[:, 0]
+            for key, row, value in zip(missing, logits, values):
+                self.cache[key] = (row, float(value))
+        out = []
+        for key, state in zip(keys, states):
+            logits, value = self.cache[key]
+            legal = state.legal_actions()
+            masked = logits[legal] - logits[legal].max()
+            priors = np.exp(masked) / np.exp(masked).sum()
+            out.append((dict(zip(legal, priors)), value))
+        return out
+
     def __call__(self, state) -> tuple[dict[int, float], float]:
-        key = state.history_str()
-        if key not in self.cache:
-            logits, value = self._forward(encode(state)[None])
-            self.cache[key] = (np.asarray(logits[0], np.float64), float(value[0, 0]))
-        logits, value = self.cache[key]
-        legal = state.legal_actions()
-        masked = logits[legal] - logits[legal].max()
-        priors = np.exp(masked) / np.exp(masked).sum()
-        return dict(zip(legal, priors)), value
+        return self.evaluate_many([state])[0]
+
+
+def run_searches(searches: list, evaluator) -> list:
+    """Runs generators that yield the states they need evaluated (as `MCTS.search_steps` does) side by side:
+    each round, the pending states of all of them go to the evaluator together (`evaluator.evaluate_many`
+    when it has one: one network call), and each generator gets its answer. Returns their return values."""
+    evaluate_many = getattr(evaluator, "evaluate_many", None) or (lambda states: [evaluator(s) for s in states])
+    results, pending = [None] * len(searches), {}
+
+    def advance(i, answer):
+        try:
+            pending[i] = searches[i].send(answer)
+        except StopIteration as stop:
+            results[i] = stop.value
+            pending.pop(i, None)
+
+    for i in range(len(searches)):
+        advance(i, None)
+    while pending:
+        waiting = list(pending.items())
+        for (i, _), answer in zip(waiting, evaluate_many([state for _, state in waiting])):
+            advance(i, answer)
+    return results
 
 
 class Node:
@@ -97,6 +137,9 @@ class MCTS:
         noise_fraction: weight of the noise in the root priors.
         seed: seed of the noise.
 
+    `search_steps` is the search as a generator that yields each leaf state it needs evaluated, so
+    several searches (of several games) can share one network call (`run_searches`).
+
     Example:
         visits = MCTS(NetworkEvaluator(model), simulations=50).search(state)   # {action: visit count}
     """
@@ -109,8 +152,13 @@ class MCTS:
 
     def search(self, state) -> dict[int, int]:
         """Visit counts of the root's actions after `simulations` simulations from `state`."""
+        return run_searches([self.search_steps(state)], self.evaluator)[0]
+
+    def search_steps(self, state):
+        """`search` as a generator: yields the states to evaluate, is sent (priors, value) for each, and
+        returns the visit counts."""
         root = Node(1.0, -1)
-        self._expand(root, state)
+        yield from self._expand(root, state)
         if self.dirichlet_alpha and root.children:
             noise = self.rng.dirichlet([self.dirichlet_alpha] * len(root.children))
             for child, eta in zip(root.children.values(), noise):
@@ -125,7 +173,7 @@ class MCTS:
                 node.terminal_returns = scratch.returns()
                 returns = node.terminal_returns
             else:
-                value = self._expand(node, scratch)
+                value = yield from self._expand(node, scratch)
                 mover = scratch.current_player()
                 returns = [value if p == mover else -value for p in range(2)]
             for visited in path:
@@ -143,11 +191,11 @@ class MCTS:
                 best, best_score = (action, child), score
         return best
 
-    def _expand(self, node: Node, state) -> float:
+    def _expand(self, node: Node, state):
         if state.is_terminal():
             node.terminal_returns = state.returns()
             return 0.0
-        priors, value = self.evaluator(state)
+        priors, value = yield state
         player = state.current_player()
         node.children = {action: Node(p, player) for action, p in priors.items()}
         return value
@@ -165,6 +213,18 @@ def self_play_game(game, mcts: MCTS, temperature_moves: int, rng, random_opening
 
     The game starts with 0 to `random_opening_moves` uniformly random moves (not trained on), so the
     network also sees the positions a strong opponent reaches by openings self-play itself would avoid."""
+    return self_play_games(game, mcts, 1, temperature_moves, rng, random_opening_moves)[0]
+
+
+def self_play_games(game, mcts: MCTS, games: int, temperature_moves: int, rng, random_opening_moves: int = 0
+                    ) -> list[tuple[list, list, list]]:
+    """`games` games of `self_play_game` played side by side, their leaves evaluated together (one network
+    call for the pending leaves of all games still under way)."""
+    return run_searches([_self_play_steps(game, mcts, temperature_moves, rng, random_opening_moves)
+                         for _ in range(games)], mcts.evaluator)
+
+
+def _self_play_steps(game, mcts: MCTS, temperature_moves: int, rng, random_opening_moves: int):
     state = game.new_initial_state()
     for _ in range(int(rng.integers(0, random_opening_moves + 1))):
         if state.is_terminal():
@@ -173,7 +233,7 @@ def self_play_game(game, mcts: MCTS, temperature_moves: int, rng, random_opening
     states, policies, movers = [], [], []
     n_actions = game.num_distinct_actions()
     while not state.is_terminal():
-        visits = mcts.search(state)
+        visits = yield from mcts.search_steps(state)
         actions = np.fromiter(visits.keys(), int)
         counts = np.fromiter(visits.values(), float)
         pi = np.zeros(n_actions, np.float32)
@@ -246,13 +306,16 @@ def train_alphazero(cfg, run, verbose) -> dict:
     writer = tf.summary.create_file_writer(run.logs)
     every = max(1, cfg.checkpoint_every // 100)
     start, first = time.perf_counter(), games
+    searches, self_play_seconds = 0, 0.0  # of this process: the speed figures count what ran after a restart
     while games < cfg.total_steps:
         batch = min(cfg.games_per_iteration, cfg.total_steps - games)
         new = {"states": [], "policies": [], "outcomes": [], "game_ids": []}
         first_player = []
-        for _ in range(batch):
-            states, policies, outcomes = self_play_game(game, mcts, cfg.temperature_moves, rng,
-                                                        cfg.random_opening_moves)
+        began = time.perf_counter()
+        played = self_play_games(game, mcts, batch, cfg.temperature_moves, rng, cfg.random_opening_moves)
+        self_play_seconds += time.perf_counter() - began
+        for states, policies, outcomes in played:
+            searches += len(states)
             if not states:
                 continue
             new["states"] += states
@@ -293,8 +356,11 @@ def train_alphazero(cfg, run, verbose) -> dict:
                   flush=True)
     writer.flush()
     seconds = time.perf_counter() - start
+    speed = {"simulations_per_second": round(searches * cfg.simulations / max(self_play_seconds, 1e-9), 1),
+             "games_per_minute": round(60 * (games - first) / max(seconds, 1e-9), 2),
+             "self_play_seconds": round(self_play_seconds, 2), "train_loop_seconds": round(seconds, 2)}
     return {"model": agent.model, "agent": agent, "episodes": games,
-            "steps_per_second": (games - first) / max(seconds, 1e-9)}
+            "steps_per_second": (games - first) / max(seconds, 1e-9), "speed": speed}
 
 
 # --- opponents and evaluation ----------------------------------------------------------------------
@@ -337,11 +403,17 @@ class MinimaxPlayer:
 
 
 class MCTSPlayer:
+    """The most visited move of a search; `move_steps` is that as a generator (see `MCTS.search_steps`)."""
+
     def __init__(self, mcts: MCTS):
         self.mcts = mcts
 
     def __call__(self, state) -> int:
         return self.mcts.best_action(state)
+
+    def move_steps(self, state):
+        visits = yield from self.mcts.search_steps(state)
+        return max(visits, key=visits.get)
 
 
 def open_spiel_mcts_bot(game, simulations: int, seed: int):
@@ -354,17 +426,25 @@ def open_spiel_mcts_bot(game, simulations: int, seed: int):
 
 
 def play_match(game, player, opponent, games: int) -> dict:
-    """`player` against `opponent`, alternating who starts: wins, draws and losses of `player`."""
-    wins = draws = losses = 0
-    for g in range(games):
+    """`player` against `opponent`, alternating who starts: wins, draws and losses of `player`. With an
+    `MCTSPlayer` the games are played side by side, its searches sharing network calls (`run_searches`)."""
+    def play(g):
         seat = g % 2  # `player` is player 0 in even games
         state = game.new_initial_state()
         while not state.is_terminal():
-            mover = player if state.current_player() == seat else opponent
-            state.apply_action(mover(state))
-        result = state.returns()[seat]
-        wins, draws, losses = wins + (result > 0), draws + (result == 0), losses + (result < 0)
-    return {"wins": wins, "draws": draws, "losses": losses, "games": games}
+            if state.current_player() != seat:
+                action = opponent(state)
+            elif isinstance(player, MCTSPlayer):
+                action = yield from player.move_steps(state)
+            else:
+                action = player(state)
+            state.apply_action(action)
+        return state.returns()[seat]
+
+    evaluator = player.mcts.evaluator if isinstance(player, MCTSPlayer) else None
+    results = np.asarray(run_searches([play(g) for g in range(games)], evaluator))
+    return {"wins": int((results > 0).sum()), "draws": int((results == 0).sum()), "losses": int((results < 0).sum()),
+            "games": games}
 
 
 def _rates(prefix: str, result: dict) -> dict:

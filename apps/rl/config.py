@@ -13,11 +13,11 @@ AGENTS = ("dqn", "ppo", "sac", "alphazero")
 # within the budget (DQN and PPO follow rl-baselines3-zoo's CartPole settings).
 AGENT_DEFAULTS = {
     "dqn": dict(dataset="CartPole-v1", total_steps=50_000, learning_rate=2.3e-3, gamma=0.99, hidden=256,
-                batch_size=64),
+                batch_size=64, train_every=256, gradient_steps=128),
     "ppo": dict(dataset="CartPole-v1", total_steps=100_000, learning_rate=1e-3, gamma=0.98, hidden=64,
                 batch_size=256),
     "sac": dict(dataset="Pendulum-v1", total_steps=20_000, learning_rate=1e-3, gamma=0.99, hidden=256,
-                batch_size=256),
+                batch_size=256, train_every=64, gradient_steps=64),
     "alphazero": dict(dataset="tic_tac_toe", total_steps=800, learning_rate=1e-3, gamma=1.0, hidden=128,
                       batch_size=128),
 }
@@ -46,8 +46,10 @@ class RLConfig(TrainConfig):
     # DQN
     buffer_size: int = option(100_000, "dqn/sac: replay buffer capacity (transitions).", min=1)
     learning_starts: int = option(1000, "dqn/sac: random-action steps before learning starts.", min=0)
-    train_every: int = option(256, "dqn: environment steps between training bursts.", min=1)
-    gradient_steps: int = option(128, "dqn: gradient steps per training burst.", min=1)
+    train_every: int = option(0, "dqn/sac: environment steps between training bursts (0: the agent's default, "
+                                 "dqn 256, sac 64).", min=0)
+    gradient_steps: int = option(0, "dqn/sac: gradient steps per training burst, run in one compiled call (0: the "
+                                    "agent's default, dqn 128, sac 64).", min=0)
     target_update_every: int = option(256, "dqn: environment steps between copies of the online network into the "
                                            "target network.", min=1)
     epsilon_start: float = option(1.0, "dqn: exploration rate at the start of the ε-greedy schedule.", min=0.0)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.rl.envs import make_env, run_episodes
-from apps.rl.networks import build_q_network
+from apps.rl.networks import build_q_network, numpy_q_network
 from apps.rl.replay import ReplayBuffer
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged
@@ -44,6 +44,10 @@ def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> flo
 class DQNAgent:
     """An online Q-network, its target copy and an Adam optimizer on the Huber TD loss.
 
+    `update_burst` runs a burst of gradient steps in one compiled call (TensorFlow's per-call dispatch
+    and conversions cost more than the step itself on these small networks); `act` reads a NumPy copy
+    of the Q-network taken after each update, so acting on one observation pays no TensorFlow call.
+
     Args:
         obs_dim: length of the observation vector.
         n_actions: number of discrete actions.
@@ -58,6 +62,7 @@ class DQNAgent:
         agent = DQNAgent(4, 2)
         actions = agent.act(observations, epsilon=0.1)
         loss = agent.update(buffer.sample(64))
+        losses = agent.update_burst(buffer.sample_many(128, 64))   # 128 steps, one call
     """
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: int = 256, learning_rate: float = 1e-3,
@@ -72,22 +77,22 @@ class DQNAgent:
         self.optimizer.build(self.q_network.trainable_variables)
         self.loss_fn = keras.losses.Huber()
         self.rng = np.random.default_rng(seed)
+        self.policy = numpy_q_network(self.q_network)
 
     def sync_target(self) -> None:
         self.target_network.set_weights(self.q_network.get_weights())
 
-    @tf.function
-    def _greedy(self, obs):
-        return tf.argmax(self.q_network(obs, training=False), axis=-1)
+    def refresh_policy(self) -> None:
+        """Re-reads the Q-network's weights into the NumPy copy `act` uses (after setting them from outside)."""
+        self.policy.refresh()
 
     def act(self, obs: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
         """ε-greedy actions for a batch of observations (obs_dim columns)."""
-        actions = self._greedy(tf.convert_to_tensor(obs, tf.float32)).numpy()
+        actions = np.argmax(self.policy(obs)[0], axis=-1)
         explore = self.rng.random(len(actions)) < epsilon
         actions[explore] = self.rng.integers(0, self.n_actions, size=int(explore.sum()))
         return actions
 
-    @tf.function
     def _train_step(self, obs, actions, rewards, next_obs, terminated):
         targets = dqn_targets(rewards, terminated, self.q_network(next_obs, training=False),
                               self.target_network(next_obs, training=False), self.gamma, self.double_q)
@@ -99,10 +104,32 @@ class DQNAgent:
         self.optimizer.apply_gradients(zip(grads, self.q_network.trainable_variables))
         return loss
 
+    @tf.function(reduce_retracing=True)
+    def _train_burst(self, obs, actions, rewards, next_obs, terminated):
+        steps = tf.shape(obs)[0]
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for i in tf.range(steps):
+            losses = losses.write(i, self._train_step(obs[i], actions[i], rewards[i], next_obs[i], terminated[i]))
+        return losses.stack()
+
+    def update_burst(self, batches: dict[str, np.ndarray]) -> np.ndarray:
+        """One gradient step per leading index of `batches` (as `ReplayBuffer.sample_many` stacks them), in order,
+        in one compiled call; returns the losses."""
+        losses = self._train_burst(*(tf.convert_to_tensor(batches[k]) for k in
+                                     ("obs", "actions", "rewards", "next_obs", "terminated"))).numpy()
+        self.policy.refresh()
+        return losses
+
+    @tf.function
+    def _train_one(self, obs, actions, rewards, next_obs, terminated):
+        return self._train_step(obs, actions, rewards, next_obs, terminated)
+
     def update(self, batch: dict[str, np.ndarray]) -> float:
         """One gradient step on the Huber loss between Q(s, a) and the TD targets of `batch`; returns the loss."""
-        return float(self._train_step(*(tf.convert_to_tensor(batch[k]) for k in
-                                         ("obs", "actions", "rewards", "next_obs", "terminated"))))
+        loss = float(self._train_one(*(tf.convert_to_tensor(batch[k]) for k in
+                                       ("obs", "actions", "rewards", "next_obs", "terminated"))))
+        self.policy.refresh()
+        return loss
 
 
 def train_dqn(cfg, run, verbose) -> dict:
@@ -134,6 +161,7 @@ def train_dqn(cfg, run, verbose) -> dict:
         best_score, selection_steps = meta["best_score"], meta["selection_steps"]
         agent.rng.bit_generator.state = meta["rng"]
         logs = meta["logs"]
+        agent.refresh_policy()
         if verbose:
             print(f"resuming at step {step}", flush=True)
     rewind_logs(run.logs, logs)  # what a killed run logged after its last checkpoint goes
@@ -171,7 +199,7 @@ def train_dqn(cfg, run, verbose) -> dict:
             obs, _ = env.reset(seed=cfg.seed + episodes)
             episode_return = 0.0
         if step >= cfg.learning_starts and step % cfg.train_every == 0:
-            losses = [agent.update(buffer.sample(cfg.batch_size)) for _ in range(cfg.gradient_steps)]
+            losses = agent.update_burst(buffer.sample_many(cfg.gradient_steps, cfg.batch_size))
             if not np.all(np.isfinite(losses)):
                 raise TrainingDiverged(f"training diverged: the DQN loss became NaN/inf at step {step}; "
                                        f"lower learning_rate (now {cfg.learning_rate:g})")
@@ -195,7 +223,7 @@ def train_dqn(cfg, run, verbose) -> dict:
             if verbose:
                 mean = np.mean(recent) if recent else float("nan")
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) {mean:.1f}  "
-                      f"ε {epsilon:.3f}  loss {np.mean(losses) if losses else float('nan'):.4f}", flush=True)
+                      f"ε {epsilon:.3f}  loss {np.mean(losses) if len(losses) else float('nan'):.4f}", flush=True)
     writer.flush()
     env.close()
     seconds = time.perf_counter() - start

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.rl.envs import make_env
-from apps.rl.networks import build_actor_critic
+from apps.rl.networks import NumpyMLP, build_actor_critic
 from apps.rl.state import load_state, pack_objects, save_state, unpack_objects
 from common.errors import TrainingDiverged
 from common.monitoring import log_marks, rewind_logs
@@ -37,6 +37,10 @@ def gae(rewards, values, terminated, last_values, gamma: float, lam: float):
 class PPOAgent:
     """An actor-critic network with PPO's clipped surrogate loss.
 
+    `act` and `value` read NumPy copies of the network taken after each update and sample actions from a
+    NumPy generator (`rng`), so a rollout step pays no TensorFlow call; `update_burst` runs all the
+    minibatch steps of a rollout in one compiled call.
+
     Args:
         obs_dim: observation length.
         n_actions: number of discrete actions.
@@ -50,6 +54,7 @@ class PPOAgent:
     Example:
         actions, log_probs, values = agent.act(observations)
         losses = agent.update(batch, clip_range=0.2, learning_rate=3e-4)
+        losses = agent.update_burst(batches, clip_range=0.2)  # batches stacked: (steps, batch_size, ...)
     """
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64, learning_rate: float = 1e-3,
@@ -58,23 +63,28 @@ class PPOAgent:
         self.optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=max_grad_norm or None)
         self.optimizer.build(self.model.trainable_variables)
         self.entropy_coef, self.value_coef = entropy_coef, value_coef
-        self.seed = tf.random.Generator.from_seed(seed)
+        # its own stream: a generator seeded with `seed` alone draws the loop's (or the action space's) numbers
+        self.rng = np.random.default_rng([seed, 1])
+        layer = self.model.get_layer
+        self.policy = NumpyMLP([layer("pi_dense_1"), layer("pi_dense_2")], [layer("logits")])
+        self.critic = NumpyMLP([layer("v_dense_1"), layer("v_dense_2")], [layer("value")])
 
-    @tf.function
-    def _act(self, obs):
-        logits, value = self.model(obs, training=False)
-        actions = tf.random.stateless_categorical(logits, 1, self.seed.make_seeds(1)[:, 0])[:, 0]
-        log_probs = tf.gather(tf.nn.log_softmax(logits), actions, axis=1, batch_dims=1)
-        return actions, log_probs, value[:, 0]
+    def refresh_policy(self) -> None:
+        """Re-reads the network's weights into the NumPy copies `act` and `value` use."""
+        self.policy.refresh()
+        self.critic.refresh()
 
     def act(self, obs: np.ndarray):
         """Sampled actions, their log-probabilities and the state values for a batch of observations."""
-        return tuple(t.numpy() for t in self._act(tf.convert_to_tensor(obs, tf.float32)))
+        logits = self.policy(obs)[0]
+        log_all = logits - logits.max(axis=-1, keepdims=True)
+        log_all -= np.log(np.exp(log_all).sum(axis=-1, keepdims=True))
+        actions = np.argmax(log_all + self.rng.gumbel(size=log_all.shape), axis=-1)  # Gumbel-max: a softmax sample
+        return actions, np.take_along_axis(log_all, actions[:, None], axis=1)[:, 0], self.value(obs)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
-        return self.model(tf.convert_to_tensor(obs, tf.float32), training=False)[1].numpy()[:, 0]
+        return self.critic(obs)[0][:, 0]
 
-    @tf.function
     def _train_step(self, obs, actions, old_log_probs, advantages, returns, clip_range):
         advantages = (advantages - tf.reduce_mean(advantages)) / (tf.math.reduce_std(advantages) + 1e-8)
         with tf.GradientTape() as tape:
@@ -90,18 +100,36 @@ class PPOAgent:
             loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        return loss, policy_loss, value_loss, entropy
+        return tf.stack([loss, policy_loss, value_loss, entropy])
+
+    @tf.function(reduce_retracing=True)
+    def _train_burst(self, obs, actions, old_log_probs, advantages, returns, clip_range):
+        steps = tf.shape(obs)[0]
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for i in tf.range(steps):
+            losses = losses.write(i, self._train_step(obs[i], actions[i], old_log_probs[i], advantages[i],
+                                                      returns[i], clip_range))
+        return losses.stack()
+
+    def update_burst(self, batches: dict[str, np.ndarray], clip_range: float = 0.2,
+                     learning_rate: float | None = None) -> np.ndarray:
+        """One gradient step per leading index of `batches` (obs, actions, log_probs, advantages, returns stacked
+        as (steps, batch_size, ...)), in order, in one compiled call; returns the (steps, 4) losses (loss,
+        policy loss, value loss, entropy)."""
+        if learning_rate is not None:
+            self.optimizer.learning_rate.assign(learning_rate)
+        out = self._train_burst(tf.convert_to_tensor(batches["obs"], tf.float32),
+                                tf.convert_to_tensor(batches["actions"], tf.int64),
+                                *(tf.convert_to_tensor(batches[k], tf.float32) for k in
+                                  ("log_probs", "advantages", "returns")), tf.constant(clip_range, tf.float32))
+        self.refresh_policy()
+        return out.numpy()
 
     def update(self, batch: dict[str, np.ndarray], clip_range: float = 0.2, learning_rate: float | None = None):
         """One gradient step on a minibatch (obs, actions, log_probs, advantages, returns); returns
         (loss, policy loss, value loss, entropy)."""
-        if learning_rate is not None:
-            self.optimizer.learning_rate.assign(learning_rate)
-        out = self._train_step(tf.convert_to_tensor(batch["obs"], tf.float32),
-                               tf.convert_to_tensor(batch["actions"], tf.int64),
-                               *(tf.convert_to_tensor(batch[k], tf.float32) for k in
-                                 ("log_probs", "advantages", "returns")), tf.constant(clip_range, tf.float32))
-        return tuple(float(v) for v in out)
+        out = self.update_burst({k: np.asarray(v)[None] for k, v in batch.items()}, clip_range, learning_rate)
+        return tuple(float(v) for v in out[0])
 
 
 def train_ppo(cfg, run, verbose) -> dict:
@@ -122,7 +150,8 @@ def train_ppo(cfg, run, verbose) -> dict:
         arrays, meta = restored
         step, episodes, recent, logs = meta["step"], meta["episodes"], meta["recent"], meta["logs"]
         rng.bit_generator.state = meta["rng"]
-        agent.seed.state.assign(arrays["action_seed"])
+        agent.rng.bit_generator.state = meta["action_rng"]
+        agent.refresh_policy()
         for env in envs:
             env.close()
         envs = unpack_objects(arrays["envs"], path)
@@ -164,14 +193,20 @@ def train_ppo(cfg, run, verbose) -> dict:
         flat = {"obs": np.concatenate(buf["obs"]), "actions": np.concatenate(buf["actions"]),
                 "log_probs": np.concatenate(buf["log_probs"]), "advantages": advantages.reshape(-1),
                 "returns": returns.reshape(-1)}
-        losses = []
-        for _ in range(cfg.ppo_epochs):
-            order = rng.permutation(rollout)
-            for lo in range(0, rollout, cfg.batch_size):
-                index = order[lo:lo + cfg.batch_size]
-                losses.append(agent.update({k: v[index] for k, v in flat.items()}, cfg.clip_range * (1 - progress),
-                                           cfg.learning_rate * (1 - progress)))
-        losses = np.asarray(losses)
+        # every epoch's minibatches, drawn at once (nothing else draws from `rng` meanwhile); each run of
+        # equal-sized minibatches is one compiled burst (all of them unless batch_size does not divide the rollout)
+        orders = [rng.permutation(rollout) for _ in range(cfg.ppo_epochs)]
+        index = [order[lo:lo + cfg.batch_size] for order in orders for lo in range(0, rollout, cfg.batch_size)]
+        losses, lo = [], 0
+        while lo < len(index):
+            hi = lo + 1
+            while hi < len(index) and len(index[hi]) == len(index[lo]):
+                hi += 1
+            burst = np.stack(index[lo:hi])
+            losses.append(agent.update_burst({k: v[burst] for k, v in flat.items()}, cfg.clip_range * (1 - progress),
+                                             cfg.learning_rate * (1 - progress)))
+            lo = hi
+        losses = np.concatenate(losses)
         if not np.all(np.isfinite(losses)):
             raise TrainingDiverged(f"training diverged: the PPO loss became NaN/inf at step {step}; "
                                    f"lower learning_rate (now {cfg.learning_rate:g})")
@@ -182,9 +217,9 @@ def train_ppo(cfg, run, verbose) -> dict:
             last_checkpoint = step
             writer.flush()
             save_state(path, {"actor_critic": agent.model}, {"adam": agent.optimizer},
-                       {"action_seed": agent.seed.state.numpy(), "envs": pack_objects(envs), "obs": obs,
-                        "totals": totals},
+                       {"envs": pack_objects(envs), "obs": obs, "totals": totals},
                        {"step": step, "episodes": episodes, "recent": recent, "rng": rng.bit_generator.state,
+                        "action_rng": agent.rng.bit_generator.state,
                         "logs": log_marks(run.logs)})
             if verbose:
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) "

@@ -22,6 +22,7 @@ class ReplayBuffer:
         buffer = ReplayBuffer(10_000, (4,))
         buffer.add(obs, 1, 1.0, next_obs, False)
         batch = buffer.sample(64)  # {"obs": (64, 4), "actions": (64,), ...}
+        burst = buffer.sample_many(128, 64)  # {"obs": (128, 64, 4), ...}
     """
 
     def __init__(self, capacity: int, obs_shape: tuple, action_shape: tuple = (), action_dtype=np.int64,
@@ -50,6 +51,15 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         index = self.rng.integers(0, self.size, size=batch_size)
+        return {"obs": self.obs[index], "actions": self.actions[index], "rewards": self.rewards[index],
+                "next_obs": self.next_obs[index], "terminated": self.terminated[index]}
+
+    def sample_many(self, steps: int, batch_size: int) -> dict[str, np.ndarray]:
+        """`steps` batches drawn at once, stacked: {"obs": (steps, batch_size, *obs_shape), ...}, for a burst of
+        gradient steps run in one compiled call (the buffer does not change during a burst)."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = self.rng.integers(0, self.size, size=(steps, batch_size))
         return {"obs": self.obs[index], "actions": self.actions[index], "rewards": self.rewards[index],
                 "next_obs": self.next_obs[index], "terminated": self.terminated[index]}
 

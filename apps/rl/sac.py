@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import layers
 
 from apps.rl.envs import make_env
-from apps.rl.networks import build_critic, build_gaussian_actor
+from apps.rl.networks import build_critic, build_gaussian_actor, numpy_gaussian_actor
 from apps.rl.replay import ReplayBuffer
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged, UsageError
@@ -24,6 +24,10 @@ class SACAgent:
     """Haarnoja et al. (2018): a tanh-squashed Gaussian actor, two critics with slowly following targets,
     and α tuned so the policy's entropy stays near −action_dim.
 
+    `update_burst` runs a burst of steps in one compiled call; `act` reads a NumPy copy of the actor taken
+    after each update and draws its exploration noise from a NumPy generator (`rng`), so acting on one
+    observation pays no TensorFlow call. The noise of the updates comes from the TensorFlow generator `seed`.
+
     Args:
         obs_dim: observation length.
         action_dim: action length.
@@ -32,11 +36,12 @@ class SACAgent:
         learning_rate: Adam step size of actor, critics and α.
         gamma: discount factor.
         tau: Polyak rate of the target critics.
-        seed: seed of the exploration noise.
+        seed: seed of the exploration noise (acting) and of the updates' noise.
 
     Example:
         actions = agent.act(observations)             # sampled; agent.act(obs, deterministic=True) for tanh(mean)
         critic_loss, actor_loss, alpha = agent.update(buffer.sample(256))
+        losses = agent.update_burst(buffer.sample_many(64, 256))  # (64, 3): 64 steps in one call
     """
 
     def __init__(self, obs_dim: int, action_dim: int, action_scale: float = 1.0, hidden: int = 256,
@@ -56,6 +61,9 @@ class SACAgent:
         self.critic_optimizer.build(self._critic_variables())
         self.alpha_optimizer.build([self.log_alpha])
         self.seed = tf.random.Generator.from_seed(seed)
+        # its own stream: a generator seeded with `seed` alone draws the loop's (or the action space's) numbers
+        self.rng = np.random.default_rng([seed, 1])
+        self.policy = numpy_gaussian_actor(self.actor)
 
     def _critic_variables(self):
         return self.critics[0].trainable_variables + self.critics[1].trainable_variables
@@ -76,16 +84,18 @@ class SACAgent:
         log_prob -= tf.reduce_sum(tf.math.log(1.0 - tf.square(squashed) + 1e-6), axis=-1)
         return squashed * self.action_scale, log_prob
 
-    @tf.function
-    def _act(self, obs, deterministic):
-        if deterministic:
-            return tf.tanh(self.actor(obs, training=False)[0]) * self.action_scale
-        return self._sample(obs)[0]
+    def refresh_policy(self) -> None:
+        """Re-reads the actor's weights into the NumPy copy `act` uses (after setting them from outside)."""
+        self.policy.refresh()
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        return self._act(tf.convert_to_tensor(obs, tf.float32), tf.constant(deterministic)).numpy()
+        """scale·tanh(mean + std·noise) for a batch of observations; scale·tanh(mean) when `deterministic`."""
+        mean, log_std = self.policy(obs)
+        if not deterministic:
+            std = np.exp(np.clip(log_std, LOG_STD_MIN, LOG_STD_MAX))
+            mean = mean + std * self.rng.standard_normal(mean.shape, dtype=np.float32)
+        return np.tanh(mean) * np.float32(self.action_scale)
 
-    @tf.function
     def _train_step(self, obs, actions, rewards, next_obs, terminated):
         alpha = tf.exp(self.log_alpha)
         next_actions, next_log_prob = self._sample(next_obs)
@@ -111,13 +121,34 @@ class SACAgent:
         for target, critic in zip(self.targets, self.critics):
             for t, c in zip(target.weights, critic.weights):
                 t.assign((1.0 - self.tau) * t + self.tau * c)
-        return critic_loss, actor_loss, alpha
+        return tf.stack([critic_loss, actor_loss, alpha])
+
+    @tf.function
+    def _train_one(self, obs, actions, rewards, next_obs, terminated):
+        return self._train_step(obs, actions, rewards, next_obs, terminated)
+
+    @tf.function(reduce_retracing=True)
+    def _train_burst(self, obs, actions, rewards, next_obs, terminated):
+        steps = tf.shape(obs)[0]
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for i in tf.range(steps):
+            losses = losses.write(i, self._train_step(obs[i], actions[i], rewards[i], next_obs[i], terminated[i]))
+        return losses.stack()
 
     def update(self, batch: dict[str, np.ndarray]) -> tuple[float, float, float]:
         """One step of critics, actor and α on a replay batch; returns (critic loss, actor loss, α)."""
-        out = self._train_step(*(tf.convert_to_tensor(batch[k], tf.float32) for k in
-                                 ("obs", "actions", "rewards", "next_obs", "terminated")))
+        out = self._train_one(*(tf.convert_to_tensor(batch[k], tf.float32) for k in
+                                ("obs", "actions", "rewards", "next_obs", "terminated"))).numpy()
+        self.policy.refresh()
         return tuple(float(v) for v in out)
+
+    def update_burst(self, batches: dict[str, np.ndarray]) -> np.ndarray:
+        """One step per leading index of `batches` (as `ReplayBuffer.sample_many` stacks them), in order, in one
+        compiled call; returns the (steps, 3) critic losses, actor losses and α."""
+        out = self._train_burst(*(tf.convert_to_tensor(batches[k], tf.float32) for k in
+                                  ("obs", "actions", "rewards", "next_obs", "terminated"))).numpy()
+        self.policy.refresh()
+        return out
 
     def networks(self) -> dict[str, keras.Model]:
         return {"actor": self.actor, "critic_1": self.critics[0], "critic_2": self.critics[1],
@@ -130,7 +161,7 @@ class SACAgent:
 def train_sac(cfg, run, verbose) -> dict:
     """The SAC loop of `RL.train_loop`. As DQN's, checkpoints are taken at the first episode end after each
     `checkpoint_every` steps (and at the end), with the networks, α, the optimizers, the replay buffer, the
-    generators (noise, replay sampling, the action space's for the first random actions), the counters, the
+    generators (the updates' and the acting noise, replay sampling, the action space's for the first random actions), the counters, the
     losses of the episode under way and the length of the TensorBoard logs: a resumed run goes on exactly as
     an uninterrupted one."""
     env = make_env(cfg.dataset, cfg.seed)
@@ -150,6 +181,8 @@ def train_sac(cfg, run, verbose) -> dict:
         agent.log_alpha.assign(float(arrays["log_alpha"]))
         agent.seed.state.assign(arrays["noise_seed"])
         env.action_space.np_random.bit_generator.state = meta["action_space_rng"]
+        agent.rng.bit_generator.state = meta["rng"]
+        agent.refresh_policy()
         losses = [tuple(row) for row in arrays["losses"].tolist()]
         step, episodes, recent, logs = meta["step"], meta["episodes"], meta["recent"], meta["logs"]
         if verbose:
@@ -183,8 +216,9 @@ def train_sac(cfg, run, verbose) -> dict:
                     tf.summary.scalar("loss", values[:, 0].mean())
             obs, _ = env.reset(seed=cfg.seed + episodes)
             episode_return = 0.0
-        if step >= cfg.learning_starts:
-            losses.append(agent.update(buffer.sample(cfg.batch_size)))
+        if step >= cfg.learning_starts and step % cfg.train_every == 0:
+            losses += [tuple(row) for row in agent.update_burst(buffer.sample_many(cfg.gradient_steps,
+                                                                                    cfg.batch_size)).tolist()]
         if ended and step - last_checkpoint >= cfg.checkpoint_every or step == cfg.total_steps:
             last_checkpoint = step
             writer.flush()
@@ -195,6 +229,7 @@ def train_sac(cfg, run, verbose) -> dict:
                         "losses": np.asarray(losses, np.float64).reshape(-1, 3)},  # of the episode under way
                        {"step": step, "episodes": episodes, "recent": recent, "buffer": buffer_meta,
                         "action_space_rng": env.action_space.np_random.bit_generator.state,
+                        "rng": agent.rng.bit_generator.state,
                         "logs": log_marks(run.logs)})
             if verbose:
                 print(f"step {step}/{cfg.total_steps}  episodes {episodes}  mean return (last 100) "

@@ -71,6 +71,8 @@ class RL(Task):
                    "data": {"agent": cfg.agent, "environment": cfg.dataset}}
         if "selection" in result:
             metrics["test"] = {**test, **result["selection"]}
+        if "speed" in result:  # alphazero: MCTS simulations/s of self-play, games a minute of the whole loop
+            metrics["speed"] = result["speed"]
         if verbose:
             print(f"evaluation: {test}", flush=True)
         return metrics
