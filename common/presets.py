@@ -186,8 +186,6 @@ def load_image_backbone(preset: str, *, app: str):
         converter = (hub.layers.ImageConverter.from_preset(preset)
                      if is_remote(preset) or not os.path.isdir(preset)
                      or os.path.isfile(os.path.join(preset, "image_converter.json")) else None)
-    except UsageError:
-        raise
     except Exception as exc:  # noqa: BLE001 - download and format errors all mean "cannot use this preset"
         if is_remote(preset) or not os.path.exists(preset):
             raise _remote_error(preset, exc) from None

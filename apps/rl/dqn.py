@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from apps.rl.envs import make_env, run_episodes
 from apps.rl.networks import build_q_network, numpy_q_network
-from apps.rl.replay import ReplayBuffer
+from apps.rl.replay import ReplayBuffer, train_burst
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged
 from common.monitoring import log_marks, rewind_logs
@@ -106,11 +106,7 @@ class DQNAgent:
 
     @tf.function(reduce_retracing=True)
     def _train_burst(self, obs, actions, rewards, next_obs, terminated):
-        steps = tf.shape(obs)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        for i in tf.range(steps):
-            losses = losses.write(i, self._train_step(obs[i], actions[i], rewards[i], next_obs[i], terminated[i]))
-        return losses.stack()
+        return train_burst(self._train_step, obs, actions, rewards, next_obs, terminated)
 
     def update_burst(self, batches: dict[str, np.ndarray]) -> np.ndarray:
         """One gradient step per leading index of `batches` (as `ReplayBuffer.sample_many` stacks them), in order,

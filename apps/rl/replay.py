@@ -76,3 +76,16 @@ class ReplayBuffer:
             getattr(self, name)[:n] = arrays[name]
         self.position, self.size = meta["position"], n
         self.rng.bit_generator.state = meta["rng"]
+
+
+def train_burst(step, *batches):
+    """Runs `step` on each of a burst's batches inside the caller's `tf.function` (one compiled call for the
+    whole burst, the loop in the graph); `batches` are stacked along axis 0, as `ReplayBuffer.sample_many`
+    draws them. Returns the stacked per-step losses."""
+    import tensorflow as tf
+
+    steps = tf.shape(batches[0])[0]
+    losses = tf.TensorArray(tf.float32, size=steps)
+    for i in tf.range(steps):
+        losses = losses.write(i, step(*(batch[i] for batch in batches)))
+    return losses.stack()

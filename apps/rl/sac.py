@@ -12,7 +12,7 @@ from keras import layers
 
 from apps.rl.envs import make_env
 from apps.rl.networks import build_critic, build_gaussian_actor, numpy_gaussian_actor
-from apps.rl.replay import ReplayBuffer
+from apps.rl.replay import ReplayBuffer, train_burst
 from apps.rl.state import load_state, save_state
 from common.errors import TrainingDiverged, UsageError
 from common.monitoring import log_marks, rewind_logs
@@ -129,11 +129,7 @@ class SACAgent:
 
     @tf.function(reduce_retracing=True)
     def _train_burst(self, obs, actions, rewards, next_obs, terminated):
-        steps = tf.shape(obs)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        for i in tf.range(steps):
-            losses = losses.write(i, self._train_step(obs[i], actions[i], rewards[i], next_obs[i], terminated[i]))
-        return losses.stack()
+        return train_burst(self._train_step, obs, actions, rewards, next_obs, terminated)
 
     def update(self, batch: dict[str, np.ndarray]) -> tuple[float, float, float]:
         """One step of critics, actor and α on a replay batch; returns (critic loss, actor loss, α)."""
