@@ -368,12 +368,12 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
     for name, png in pngs.items():
         write_png(os.path.join(own.plots, f"{name}.png"), png)
     if pngs:
-        log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
+        log_images(own.logs, pngs, step=epochs_done - 1, split="test")  # 0-based, as Keras logs epoch scalars
     texts = task.text_examples(model, cfg, data, "test")
     for name, text in texts.items():
         atomic_write_text(os.path.join(own.root, "examples", f"{name}.md"), text + "\n")
     if texts:
-        log_texts(own.logs, texts, step=epochs_done - 1)
+        log_texts(own.logs, texts, step=epochs_done - 1, split="test")
     baselines = task.baselines(cfg, data) if own is run else {}
     real_world = task.real_world(model, cfg, data) if own is run else {}
     save_model(model, own.model)

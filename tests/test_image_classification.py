@@ -86,7 +86,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     for name in ("config.json", "metrics.json", "model.keras", "training_log.csv", "plots/confusion_matrix.png",
                  "checkpoints/best.keras"):
         assert (run / name).exists(), name
-    assert os.listdir(run / "logs" / "train") and os.listdir(run / "logs" / "images")
+    assert os.listdir(run / "logs" / "train") and os.listdir(run / "logs" / "test")
     metrics = read_json(run / "metrics.json")
     assert metrics["app"] == "image_classification" and metrics["dataset"] == "digits" and metrics["epochs"] == 2
     assert {"accuracy", "macro_f1", "loss"} <= set(metrics["test"])

@@ -147,7 +147,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     assert "components_svc" in out and "map_50=" in out
     for name in ("config.json", "metrics.json", "model.keras", "plots/detections.png", "checkpoints/best.keras"):
         assert (run / name).exists(), name
-    assert os.listdir(run / "logs" / "images")
+    assert os.listdir(run / "logs" / "test")
     metrics = read_json(run / "metrics.json")
     assert metrics["dataset"] == "digit_scenes" and metrics["data"]["image_shape"] == [96, 96, 1]
     assert metrics["data"]["sizes"] == {"train": 3000, "validation": 32, "test": 32}

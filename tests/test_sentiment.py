@@ -142,7 +142,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, reviews_csv):
     assert "tfidf_logreg" in metrics["baselines"] and metrics["data"]["class_names"] == ["neg", "pos"]
     examples = (run / "examples" / "predictions.md").read_text(encoding="utf-8")
     assert examples.count("\n") >= 9 and "the film was" in examples
-    assert os.listdir(run / "logs" / "text") and (run / "plots" / "confusion_matrix.png").exists()
+    assert os.listdir(run / "logs" / "test") and (run / "plots" / "confusion_matrix.png").exists()
 
     code, out, err = cli("sentiment", "evaluate", "--run", run)
     assert code == 0 and f"accuracy={metrics['test']['accuracy']:.4f}" in out, err

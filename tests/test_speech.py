@@ -153,7 +153,7 @@ def test_keyword_spotting_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and "logmel_svc" in metrics["baselines"]
-    assert os.listdir(run / "logs" / "audio") and (run / "plots" / "confusion_matrix.png").exists()
+    assert os.listdir(run / "logs" / "test") and (run / "plots" / "confusion_matrix.png").exists()
     yes = say(tmp_path / "yes.wav", "yes")
     code, out, err = cli("keyword_spotting", "predict", "--run", run, yes)
     assert code == 0 and '"keyword"' in out and '"top3"' in out, err
@@ -185,7 +185,7 @@ def test_speech_recognition_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert {"wer", "wer_greedy", "sentence_accuracy"} <= set(metrics["test"]) and metrics["test"]["wer"] >= 0
-    assert (run / "examples" / "transcripts.md").exists() and os.listdir(run / "logs" / "audio")
+    assert (run / "examples" / "transcripts.md").exists() and os.listdir(run / "logs" / "test")
     wav = say(tmp_path / "digits.wav", "four two", voice="en+m1")
     code, out, err = cli("speech_recognition", "predict", "--run", run, wav)
     assert code == 0 and '"transcript"' in out, err

@@ -207,7 +207,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, text_file):
     assert metrics["data"]["level"] == "character" and metrics["parameters"] > 0
     examples = (run / "examples" / "generations.md").read_text(encoding="utf-8")
     assert "**Example 2**" in examples and "continuation:" in examples
-    assert os.listdir(run / "logs" / "text")
+    assert os.listdir(run / "logs" / "test")
 
     code, out, err = cli("text_generation", "evaluate", "--run", run)
     assert code == 0 and f"bits_per_character={test['bits_per_character']:.4f}" in out, err

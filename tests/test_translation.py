@@ -257,7 +257,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, pairs_tsv):
     assert metrics["data"]["direction"] == "source-target" and metrics["data"]["sizes"]["train"] == 80
     examples = (run / "examples" / "translations.md").read_text(encoding="utf-8")
     assert "| source | reference | greedy | beam 2 |" in examples and examples.count("\n") >= 4
-    assert os.listdir(run / "logs" / "text")
+    assert os.listdir(run / "logs" / "test")
 
     code, out, err = cli("translation", "evaluate", "--run", run)
     assert code == 0 and f"bleu={metrics['test']['bleu']:.4f}" in out, err

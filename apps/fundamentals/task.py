@@ -132,12 +132,11 @@ class Fundamentals(Task):
         pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
         for name, png in pngs.items():
             write_png(os.path.join(run.plots, f"{name}.png"), png)
-        for part in ("images", "text"):  # once each, even where a killed run had written them already
-            rewind_logs(os.path.join(run.logs, part), None)
-        log_images(run.logs, pngs, step=0)
+        rewind_logs(os.path.join(run.logs, "test"), None)  # once, even where a killed run had written them already
+        log_images(run.logs, pngs, step=0, split="test")
         markdown = "\n\n".join(tables) + "\n"
         atomic_write_text(os.path.join(run.root, "tables.md"), markdown)
-        log_texts(run.logs, {"tables": markdown}, step=0)
+        log_texts(run.logs, {"tables": markdown}, step=0, split="test")
 
         best = max(candidates, default=None, key=lambda c: c[0])  # chosen on validation, reported on test
         parameters = 0
