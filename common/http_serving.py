@@ -517,10 +517,10 @@ def make_server(served: ServedModel, host: str = "127.0.0.1", port: int = 8501,
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve_until_signalled(server: ServingServer, out=sys.stdout) -> int:
-    """Serves until SIGTERM or Ctrl-C, then stops accepting, finishes the requests in flight and returns 0.
-    Prints one line first: the URL it listens on."""
-    stop = threading.Event()
+def serve_until_signalled(server: ServingServer, out=None, stop: threading.Event | None = None) -> int:
+    """Serves until SIGTERM or Ctrl-C (or until `stop` is set), then stops accepting, finishes the requests in
+    flight and returns 0. Prints one line first: the URL it listens on."""
+    stop = stop or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -529,7 +529,7 @@ def serve_until_signalled(server: ServingServer, out=sys.stdout) -> int:
     loop.start()
     name = server.served.name
     print(f"serving {name} on {server.url} (POST {server.url}/v1/models/{name}:predict; Ctrl-C or SIGTERM stops)",
-          file=out, flush=True)
+          file=out or sys.stdout, flush=True)
     try:
         while not stop.wait(0.5) and loop.is_alive():
             pass

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -238,6 +239,50 @@ def test_named_outputs_errors_and_status_codes(tmp_path):
         assert "over the limit of 400 bytes" in error(too_big, 413)[0]
         status, _, _ = call(predict, {"instances": instances})  # the server still answers
         assert status == 200
+
+
+def test_stopping_finishes_the_requests_in_flight(tmp_path):
+    import io
+
+    from common.http_serving import serve_until_signalled
+
+    served = ServedModel(multi_output_model(str(tmp_path / "multi")), "toy")
+    entered, release = threading.Event(), threading.Event()
+    predict = served.predict
+
+    def slow_predict(request):
+        entered.set()
+        assert release.wait(30)
+        return predict(request)
+
+    served.predict = slow_predict
+    server = make_server(served, "127.0.0.1", 0, quiet=True)
+    stop, out, codes, answers = threading.Event(), io.StringIO(), [], []
+    serving_thread = threading.Thread(target=lambda: codes.append(serve_until_signalled(server, out, stop)))
+    serving_thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/v1/models/toy:predict"
+    body = {"signature_name": "strict", "inputs": [1, 2, 3]}
+    client = threading.Thread(target=lambda: answers.append(call(url, body)[:2]))
+    client.start()
+    assert entered.wait(30)
+    stop.set()  # what SIGTERM does
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # it stops accepting while the request is in flight
+        try:
+            socket.create_connection(("127.0.0.1", server.server_port), timeout=1).close()
+        except ConnectionRefusedError:
+            break
+        except OSError:  # a full backlog between shutdown() and the socket's close: try again
+            pass
+        time.sleep(0.2)
+    else:
+        pytest.fail("the server kept accepting after stop")
+    assert serving_thread.is_alive() and not answers
+    release.set()
+    client.join(30)
+    serving_thread.join(30)
+    assert answers == [(200, {"outputs": [1.0, 2.0, 3.0]})] and codes == [0]
+    assert out.getvalue().startswith(f"serving toy on http://127.0.0.1:{server.server_port} ")
 
 
 def run_copy_without_export(run: str, target) -> str:
