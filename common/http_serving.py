@@ -286,7 +286,10 @@ def _to_array(value, spec, where: str, batched: bool):
     """A numpy array of `value` for the TensorSpec `spec`: per instance (`batched=False`, the batch dimension
     left out) or batched; trailing size-1 dimensions may be left out."""
     leaves = []
-    shape = _walk(value, where, leaves)
+    try:
+        shape = _walk(value, where, leaves)
+    except RecursionError:
+        raise BadRequest(f"{where} is nested too deeply") from None
     convert = _leaf_converter(spec.dtype, where)
     flat = [convert(leaf) for leaf in leaves]
     np_dtype = object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype
