@@ -1,0 +1,236 @@
+"""The signatures a serving client sees: `dlsuite APP export` writes a SavedModel whose `serving_default` returns
+named outputs (a classifier's `probabilities`, `label` and `class_name`, with the run's class names inside the
+graph; a regressor's `prediction`; a detector's decoded boxes at the score `predict` shows; a recogniser's
+`transcript`, decoded as `predict` decodes), takes 1-D batches of texts and table columns, and agrees with
+`dlsuite APP predict`. Where it matters, the SavedModel is loaded in a fresh Python process, as a client would."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from conftest import TINY_CNN, read_json, write_png
+from test_sentiment import TINY_TEXT, review_rows, write_csv
+from test_tabular import TINY, measurements
+
+SERVE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, batches = sys.argv[1], json.loads(sys.stdin.read())
+serve = tf.saved_model.load(path).signatures["serving_default"]
+def tensor(values):
+    flat = np.asarray(values, dtype=object).ravel()
+    return tf.constant(values, tf.string if any(isinstance(v, str) for v in flat) else tf.float32)
+answers = []
+for batch in batches:
+    out = serve(**{name: tensor(values) for name, values in batch.items()})
+    answers.append({k: np.char.decode(v.numpy().astype(bytes)).tolist() if v.dtype == tf.string else v.numpy().tolist()
+                    for k, v in out.items()})
+print(json.dumps(answers))
+"""
+
+
+def serve_in_fresh_process(path, *batches) -> list[dict]:
+    """`serving_default` of the SavedModel at `path` on each batch ({input name: nested lists}), called in a new
+    Python process that imports TensorFlow alone (no suite code, no Keras classes registered)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    done = subprocess.run([sys.executable, "-c", SERVE, str(path)], input=json.dumps(batches), capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def records(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def check_classifier(outputs: dict, class_names: list[str]) -> None:
+    assert {"probabilities", "label", "class_name"} <= set(outputs)
+    probabilities, labels = np.asarray(outputs["probabilities"]), np.asarray(outputs["label"])
+    np.testing.assert_array_equal(labels, probabilities.argmax(axis=-1))
+    assert list(outputs["class_name"]) == [class_names[i] for i in labels]
+
+
+def test_image_classifier_returns_named_outputs_that_agree_with_predict(cli, tmp_path):
+    from common.datasets import load_images
+
+    run = tmp_path / "run"
+    code, out, err = cli("image_classification", "train", "--dataset", "digits", "--epochs", "1", "--quiet",
+                         "--output-dir", run, *TINY_CNN, "--set", "baseline_max_samples=0")
+    assert code == 0, err
+    class_names = read_json(run / "metrics.json")["data"]["class_names"]
+    images = np.stack([x for x, _ in load_images("digits").test.take(6).as_numpy_iterator()]).astype(np.uint8)
+    paths = [str(tmp_path / f"digit{i}.png") for i in range(len(images))]
+    for path, image in zip(paths, images):
+        write_png(path, image[..., 0])
+    code, out, err = cli("image_classification", "predict", "--run", run, *paths)
+    assert code == 0, err
+    predicted = records(out)
+    code, out, err = cli("image_classification", "export", "--run", run)
+    assert code == 0, err
+
+    served = tf.saved_model.load(str(run / "saved_model"))
+    signature = served.signatures["serving_default"]
+    assert set(signature.structured_outputs) == {"probabilities", "label", "class_name"}
+    assert signature.structured_outputs["label"].dtype == tf.int64
+    outputs = {k: v.numpy() for k, v in signature(tf.constant(images.astype(np.float32))).items()}
+    outputs["class_name"] = [name.decode() for name in outputs["class_name"]]
+    check_classifier(outputs, class_names)
+    assert outputs["class_name"] == [r["label"] for r in predicted]
+    np.testing.assert_allclose(outputs["probabilities"].max(axis=1), [r["probability"] for r in predicted], atol=1e-4)
+
+
+def test_sentiment_takes_a_1d_batch_of_strings_in_a_fresh_process(cli, tmp_path):
+    reviews = write_csv(tmp_path / "reviews.csv", review_rows())
+    run = tmp_path / "run"
+    code, out, err = cli("sentiment", "train", "--dataset", reviews, "--epochs", "1", "--quiet", "--output-dir", run,
+                         *TINY_TEXT)
+    assert code == 0, err
+    class_names = read_json(run / "metrics.json")["data"]["class_names"]
+    texts = ["the film was great", "dull and clumsy", "a moving and funny story"]
+    code, out, err = cli("sentiment", "predict", "--run", run, *texts)
+    assert code == 0, err
+    predicted = records(out)
+    code, out, err = cli("sentiment", "export", "--run", run)
+    assert code == 0, err
+
+    flat, column = serve_in_fresh_process(run / "saved_model", {"text": texts}, {"text": [[t] for t in texts]})
+    check_classifier(flat, class_names)
+    assert flat["class_name"] == [r["label"] for r in predicted]
+    np.testing.assert_allclose(np.max(flat["probabilities"], axis=1), [r["probability"] for r in predicted], atol=1e-4)
+    np.testing.assert_allclose(column["probabilities"], flat["probabilities"], atol=1e-6)  # [n, 1] still works
+
+
+def test_tabular_takes_1d_columns_and_agrees_with_predict(cli, tmp_path):
+    table = tmp_path / "table.csv"
+    measurements().to_csv(table, index=False)
+    run = tmp_path / "run"
+    code, out, err = cli("tabular", "train", "--dataset", table, "--target", "kind", "--epochs", "2", "--quiet",
+                         "--output-dir", run, *TINY)
+    assert code == 0, err
+    summary = read_json(run / "metrics.json")["data"]
+    rows = pd.DataFrame({"colour": ["red", "", "blue"], "width": [8.0, 12.5, np.nan], "height": [20.0, np.nan, 18.0],
+                         "grade": [np.nan, 2.0, 1.0], "size": [np.nan, 30.0, 25.0]})
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    code, out, err = cli("tabular", "predict", "--run", run, tmp_path / "rows.csv")
+    assert code == 0, err
+    predicted = records(out)
+    code, out, err = cli("tabular", "export", "--run", run)
+    assert code == 0, err
+
+    from apps.tabular.model import input_name
+
+    columns = {input_name(c): [None if pd.isna(v) else v for v in rows[c]] for c in summary["numeric"]}
+    columns = {k: [float("nan") if v is None else float(v) for v in values] for k, values in columns.items()}
+    columns.update({input_name(c): list(rows[c]) for c in summary["categorical"]})
+    flat, column = serve_in_fresh_process(run / "saved_model", columns,
+                                          {k: [[v] for v in values] for k, values in columns.items()})
+    check_classifier(flat, summary["class_names"])
+    assert flat["class_name"] == [r["prediction"] for r in predicted]
+    np.testing.assert_allclose(np.max(flat["probabilities"], axis=1), [r["probability"] for r in predicted], atol=1e-4)
+    np.testing.assert_allclose(column["probabilities"], flat["probabilities"], atol=1e-6)
+
+
+def test_forecaster_returns_a_named_prediction_equal_to_predict(cli, tmp_path):
+    from conftest import TINY_RNN
+
+    run = tmp_path / "run"
+    code, out, err = cli("time_series", "train", "--epochs", "1", "--quiet", "--output-dir", run, *TINY_RNN)
+    assert code == 0, err
+    code, out, err = cli("time_series", "predict", "--run", run)
+    assert code == 0, err
+    forecast = [r["forecast"] for r in records(out)]
+    code, out, err = cli("time_series", "export", "--run", run)
+    assert code == 0, err
+
+    from common.datasets import load_series
+
+    values = load_series(read_json(run / "config.json")["dataset"]).values  # predict forecasts from its end
+    served = tf.saved_model.load(str(run / "saved_model"))
+    signature = served.signatures["serving_default"]
+    window = signature.structured_input_signature[1]["window"].shape[1]
+    outputs = signature(window=tf.constant(values[None, -window:].astype(np.float32)))
+    assert set(outputs) == {"prediction"}
+    np.testing.assert_allclose(outputs["prediction"].numpy()[0], forecast, atol=1e-4)
+
+
+def test_speech_export_decodes_with_predicts_beam_search_into_words():
+    """On logits where greedy and beam-search decoding differ, the exported `transcript` is the beam search's
+    (what `predict` uses by default), in words."""
+    from apps.speech_recognition.config import SpeechRecognitionConfig
+    from apps.speech_recognition.data import labels_to_text
+    from apps.speech_recognition.model import decode
+    from apps.speech_recognition.task import SpeechRecognition
+
+    cfg = SpeechRecognitionConfig(beam_width=4)
+    assert cfg.decoder == "beam"
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1.5, (64, 6, 11)).astype(np.float32)
+    greedy = [labels_to_text(x) for x in decode(logits, strategy="greedy")]
+    beam = [labels_to_text(x) for x in decode(logits, strategy="beam", beam_width=cfg.beam_width)]
+    assert greedy != beam  # the logits tell the two decoders apart
+    serve = tf.function(lambda x: SpeechRecognition().serving_outputs(cfg, x, {"vocabulary": []}))
+    outputs = serve(tf.constant(logits))
+    assert [t.decode() for t in outputs["transcript"].numpy()] == beam
+
+
+@pytest.mark.slow
+def test_speech_recognition_export_transcribes_as_predict_does(cli, tmp_path):
+    from apps.speech_recognition.data import pad_batch
+    from common.audio.synthesis import Synthesizer
+    from common.audio.wav import read_wav, write_wav
+    from test_speech import TINY_ASR
+
+    run = tmp_path / "asr"
+    code, out, err = cli("speech_recognition", "train", "--dataset", "spoken_digits/tiny", "--epochs", "1", "--quiet",
+                         "--output-dir", run, *TINY_ASR, "--set", "real_world=false")
+    assert code == 0, err
+    wavs = [write_wav(str(tmp_path / f"{i}.wav"), Synthesizer.get().say(text)) for i, text in
+            enumerate(["four two", "seven"])]
+    code, out, err = cli("speech_recognition", "predict", "--run", run, *wavs)
+    assert code == 0, err
+    predicted = [r["transcript"] for r in records(out)]
+    code, out, err = cli("speech_recognition", "export", "--run", run)
+    assert code == 0, err
+    signature = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
+    served = [signature(audio=tf.constant(pad_batch([read_wav(w)[0]])))["transcript"].numpy()[0].decode()
+              for w in wavs]
+    assert served == predicted
+
+
+@pytest.mark.slow
+def test_detector_returns_the_detections_predict_shows(cli, tmp_path):
+    from apps.object_detection.data import load_detection
+    from test_object_detection import TINY_DETECTOR
+
+    run = tmp_path / "run"
+    code, out, err = cli("object_detection", "train", "--epochs", "1", "--quiet", "--output-dir", run, *TINY_DETECTOR,
+                         "--set", "baseline=false", "--set", "display_score=0.1")
+    assert code == 0, err
+    class_names = read_json(run / "metrics.json")["data"]["class_names"]
+    scenes = [x for x, _, _ in load_detection("digit_scenes").test.take(3).as_numpy_iterator()]
+    paths = [str(tmp_path / f"scene{i}.png") for i in range(len(scenes))]
+    for path, scene in zip(paths, scenes):
+        write_png(path, scene[..., 0])
+    code, out, err = cli("object_detection", "predict", "--run", run, *paths)
+    assert code == 0, err
+    predicted = records(out)
+    code, out, err = cli("object_detection", "export", "--run", run)
+    assert code == 0, err
+    signature = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
+    assert set(signature.structured_outputs) == {"boxes", "scores", "classes", "class_names", "num_detections"}
+    outputs = signature(tf.constant(np.stack(scenes).astype(np.float32)))
+    for i, record in enumerate(predicted):
+        n = int(outputs["num_detections"][i])
+        assert n == len(record["detections"])
+        names = [name.decode() for name in outputs["class_names"][i].numpy()]
+        assert names[:n] == [d["label"] for d in record["detections"]] and set(names[n:]) <= {""}
+        assert set(names[:n]) <= set(class_names)
+        np.testing.assert_allclose(outputs["scores"][i, :n], [d["score"] for d in record["detections"]], atol=1e-4)
+        assert (outputs["scores"][i, :n].numpy() >= 0.1).all()
