@@ -1,3 +1,4 @@
+import json
 import os
 
 import keras
@@ -164,6 +165,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     code, out, err = cli("object_detection", "predict", "--run", run, tmp_path / "scene.png")
     assert code == 0, err
     assert '"detections"' in out and (run / "predictions" / "scene.boxes.png").stat().st_size > 0
+    shown = json.loads(out.splitlines()[-1])["detections"]
     code, out, err = cli("object_detection", "predict", "--run", run, tmp_path / "scene.png",
                          "--set", f"predictions_dir={tmp_path / 'pictures'}")
     assert code == 0 and (tmp_path / "pictures" / "scene.boxes.png").stat().st_size > 0, err
@@ -181,6 +183,12 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     decoded = decode_outputs(model(batch, training=False), cfg, score_threshold=shown_score(cfg))
     for key in ("boxes", "scores", "classes", "num_detections"):
         np.testing.assert_allclose(served[key].numpy(), decoded[key].numpy(), rtol=1e-4, atol=1e-5)
+    # What predict printed for the scene: the same detections, at the same score, with the run's class names.
+    one = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"](
+        tf.constant(scene[None].astype(np.float32)))
+    n = int(one["num_detections"][0])
+    assert n == len(shown) and [c.decode() for c in one["class_names"][0, :n].numpy()] == [d["label"] for d in shown]
+    np.testing.assert_allclose(one["scores"][0, :n].numpy(), [d["score"] for d in shown], atol=1e-4)
 
     colour = tmp_path / "colour.png"
     write_png(str(colour), np.zeros((96, 96, 3)))
