@@ -138,6 +138,25 @@ def test_tabular_takes_1d_columns_and_agrees_with_predict(cli, tmp_path):
     np.testing.assert_allclose(column["probabilities"], flat["probabilities"], atol=1e-6)
 
 
+def test_tabular_regressor_returns_a_named_prediction_per_row(tmp_path):
+    from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+    from apps.tabular.task import Tabular
+    from common.export import export_saved_model
+
+    train = pd.DataFrame({"x": [2.0, 4.0, np.nan, 5.0], "c": ["a", "b", "", "a"]})
+    model = build_tabular_mlp(learn_preprocessing(train, ["x"], ["c"]), 0, units=4, target_mean=10.0, target_std=2.0)
+    summary = {"task": "regression", "class_names": [], "numeric": ["x"], "categorical": ["c"]}
+    path = export_saved_model(model, str(tmp_path / "saved"), postprocess=lambda out: Tabular().serving_outputs(
+        None, out, summary))
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    rows = pd.DataFrame({"x": [np.nan, 3.0, 7.5], "c": ["", "zebra", "a"]})
+    outputs = signature(**{input_name("x"): tf.constant(rows["x"].to_numpy(np.float32)),
+                           input_name("c"): tf.constant(rows["c"].to_numpy(object).astype(str))})
+    assert set(outputs) == {"prediction"} and outputs["prediction"].shape == (3,)
+    expected = model.predict(model_inputs(rows, ["x"], ["c"]), verbose=0)[:, 0]
+    np.testing.assert_allclose(outputs["prediction"].numpy(), expected, rtol=1e-5)
+
+
 def test_forecaster_returns_a_named_prediction_equal_to_predict(cli, tmp_path):
     from conftest import TINY_RNN
 

@@ -213,8 +213,8 @@ class Chatbot(Translation):
         return respond
 
     def serving_outputs(self, cfg, outputs, summary: dict):
-        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings (`[n]` or `[n, 1]`) and
-        `target` ids so far."""
+        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings
+        (`[n]` or `[n, 1]`) and the `target` ids so far."""
         return outputs if isinstance(outputs, dict) else {"logits": outputs}
 
     def predict(self, model, cfg: ChatbotConfig, summary: dict, inputs: list[str]) -> list[dict]:

@@ -227,8 +227,8 @@ class KeywordSpotting(Task):
         return records
 
     def serving_outputs(self, cfg, outputs, summary: dict):
-        """The exported keyword classifier (one-second clips in) returns `probabilities`, `label` (class index) and `class_name` (the run's class
-        names, kept in the graph)."""
+        """The exported keyword classifier (one-second clips in) returns `probabilities`, `label` (class index)
+        and `class_name` (the run's class names, kept in the graph)."""
         return classifier_outputs(outputs, summary.get("class_names"))
 
     def run_action(self, name: str, model, cfg: KeywordSpottingConfig, summary: dict, args) -> str:

@@ -209,8 +209,8 @@ class Sentiment(Task):
                 for text, p in zip(inputs, probabilities)]
 
     def serving_outputs(self, cfg, outputs, summary: dict):
-        """The exported classifier (a batch of strings in, `[n]` or `[n, 1]`) returns `probabilities`, `label` (class index) and `class_name` (the run's class
-        names, kept in the graph)."""
+        """The exported classifier (a batch of strings in, `[n]` or `[n, 1]`) returns `probabilities`, `label`
+        (class index) and `class_name` (the run's class names, kept in the graph)."""
         return classifier_outputs(outputs, summary.get("class_names"))
 
     def benchmark_target(self, metrics: dict):

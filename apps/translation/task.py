@@ -187,8 +187,8 @@ class Translation(Task):
         return inputs
 
     def serving_outputs(self, cfg, outputs, summary: dict):
-        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings (`[n]` or `[n, 1]`) and
-        `target` ids so far."""
+        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings
+        (`[n]` or `[n, 1]`) and the `target` ids so far."""
         return outputs if isinstance(outputs, dict) else {"logits": outputs}
 
     def predict(self, model, cfg: TranslationConfig, summary: dict, inputs: list[str]) -> list[dict]:
