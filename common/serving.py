@@ -41,10 +41,11 @@ def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, set
 
 
 def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model") -> str:
-    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs, or
+    """Exports the run's model as a SavedModel that returns `task.serving_outputs` of the model's outputs (named
+    outputs, with what they need of the run's data summary, such as class names, inside the graph), or
     (`fmt="preset"`, runs whose model is a KerasHub task) as a KerasHub preset folder (default RUN/preset)."""
     run = RunDir(run_dir)
-    cfg, model, _ = load_run(task, run_dir)
+    cfg, model, summary = load_run(task, run_dir)
     target = path or (os.path.join(run.root, "preset") if fmt == "preset" else run.saved_model)
     if os.path.exists(target) and not os.path.isdir(target):
         raise UsageError(f"--path {target} is a file; give a folder for the export")
@@ -54,4 +55,4 @@ def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model
             from common.presets import export_preset
 
             return export_preset(model, target)
-        return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out))
+        return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out, summary))

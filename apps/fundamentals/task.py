@@ -20,7 +20,7 @@ from apps.image_classification.task import ImageClassification
 from common.datasets import load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
 from common.errors import TrainingDiverged, UsageError
-from common.export import atomic_write_json, atomic_write_text, load_model, save_model
+from common.export import atomic_write_json, atomic_write_text, classifier_outputs, load_model, save_model
 from common.metrics import classification_metrics
 from common.monitoring import figure_to_png, log_images, log_texts, rewind_logs, write_png
 from common.task import Task
@@ -246,6 +246,11 @@ class Fundamentals(Task):
             x, y = training_subset(data, cfg.reg_train_samples, cfg.seed)
             result[f"logistic_regression_{len(y)}_examples"] = fit_score(x, y)
         return result
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported classifier returns `probabilities`, `label` (class index) and `class_name` (the run's class
+        names, kept in the graph)."""
+        return classifier_outputs(outputs, summary.get("class_names"))
 
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
         return ImageClassification().predict(model, cfg, summary, inputs)
