@@ -87,7 +87,9 @@ def sb3(agent: str, seed: int = 0) -> dict:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    # One thread: on the shared 2-core machine (load 5-7) SB3's DQN on two threads had not finished after 11
+    # minutes (PyTorch's OpenMP pool spinning against the other jobs); on one it took 68.6 s (2026-12-02).
+    torch.set_num_threads(1)
     if agent == "dqn":
         model = DQN("MlpPolicy", gym.make("CartPole-v1"), seed=seed, verbose=0, **SB3_DQN)
         steps = SB3_DQN_STEPS
