@@ -5,7 +5,7 @@
                          [--config FILE] [--set key=value ...] [--output-dir DIR] [--overwrite]
     dlsuite APP evaluate --run DIR [--dataset D]
     dlsuite APP predict  --run DIR INPUT ...
-    dlsuite APP export   --run DIR [--path OUT] [--format saved_model|preset]
+    dlsuite APP export   --run DIR [--path OUT] [--format saved_model|tflite|onnx|keras|preset] [--batch-size N]
     dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
     dlsuite APP config   (prints every config field with its default and help)
     dlsuite APP ACTION   --run DIR [...]   an application's own actions (`text_generation generate --prompt ...`)
@@ -33,6 +33,7 @@ from dlsuite.registry import SPECS, embedded_datasets, get_app, get_spec
 from dlsuite.startup import quiet_tensorflow_start
 
 ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
+EXPORT_FORMATS = ("saved_model", "tflite", "onnx", "keras", "preset")
 
 
 def _add_train_options(parser: argparse.ArgumentParser, spec=None) -> None:
@@ -98,10 +99,15 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
         if name == "predict":
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
-            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model or RUN/preset)")
-            action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
-                                help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
-                                     "model is a KerasHub task, e.g. trained with --preset)")
+            action.add_argument("--path", default="", help="output folder or file (default: RUN/saved_model, "
+                                "RUN/model.tflite, RUN/model.onnx, RUN/export.keras or RUN/preset)")
+            action.add_argument("--format", default="saved_model", choices=EXPORT_FORMATS,
+                                help="saved_model (default); tflite (builtin ops) or onnx (needs the [onnx] extra): "
+                                     "the model's raw outputs, checked against Keras to 1e-4; keras: a copy of "
+                                     "the .keras file; preset: a KerasHub preset folder (runs whose model is a "
+                                     "KerasHub task, e.g. trained with --preset); see docs/export_formats.md")
+            action.add_argument("--batch-size", type=int, default=None,
+                                help="tflite, onnx: a fixed batch size (default: any; TFLite: 1 for recurrent models)")
     for name, text in getattr(spec, "actions", ()):  # the application's own actions on a finished run
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
@@ -251,11 +257,12 @@ def _use_run(task, args) -> int:
         if output is not None:  # None: the action printed as it went (an interactive loop)
             print(output)
         return 0
-    path = serving.export_run(task, args.run, args.path, args.format)
-    if args.format == "preset":
-        print(f"KerasHub preset written to {path} (keras_hub.models.*.from_preset)")
-    else:
-        print(f"SavedModel written to {path} (signature: serving_default)")
+    path = serving.export_run(task, args.run, args.path, args.format, args.batch_size)
+    print({"preset": f"KerasHub preset written to {path} (keras_hub.models.*.from_preset)",
+           "keras": f"Keras model written to {path} (keras.saving.load_model)",
+           "tflite": f"TFLite model written to {path} (builtin ops; outputs within 1e-4 of the Keras model)",
+           "onnx": f"ONNX model written to {path} (onnx.checker passed; onnxruntime outputs within 1e-4 of the "
+                   "Keras model)"}.get(args.format, f"SavedModel written to {path} (signature: serving_default)"))
     return 0
 
 
