@@ -42,7 +42,8 @@ TINY = {
     "translation": ["embed_dim=16", "depth=1", "heads=2", "mlp_dim=32", "units=16", "max_length=12"],
     "chatbot": ["embed_dim=16", "units=16", "depth=1", "heads=2", "mlp_dim=32", "max_length=24"],
     "tabular": ["units=8", "depth=1"],
-    "gan": ["width=4", "latent_dim=8"],
+    "gan": ["dataset=digits", "width=4", "latent_dim=8",
+            "classifier={epochs: 1, depth: 1, width: 4, dense_units: 8, augment: false, min_steps: 0}"],
     "keyword_spotting": ["width=4", "rnn_units=4"],
     "speech_recognition": ["width=4", "rnn_units=8", "rnn_layers=1"],
 }
