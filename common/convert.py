@@ -9,8 +9,8 @@ not compute the same numbers (`TOLERANCE`), is a one-line `UsageError` and leave
 
 TFLite takes builtin ops only (`TFLITE_BUILTINS`, no Flex delegate). Recurrent layers convert with a
 fixed batch size (1 by default, `batch_size` to choose): the converter unrolls their loops into builtin
-ops only for static shapes. ONNX needs the optional packages of `pip install -e ".[onnx]"` (tf2onnx,
-onnx, onnxruntime).
+ops only for static shapes. ONNX needs the optional packages tf2onnx, onnx and onnxruntime (the `[onnx]`
+extra); without them `--format onnx` says so in one line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from common.errors import UsageError
+from common.export import _model_inputs
 
 # The largest difference allowed between an export's outputs and the Keras model's on the same input.
 TOLERANCE = 1e-4
@@ -73,23 +74,12 @@ def sample_inputs(model: keras.Model, batch_size: int, seed: int = 0, length: in
     return arrays
 
 
-def _pack(model: keras.Model, args):
-    """Positional tensors in the structure the model takes: one, a list, or a dict keyed by input name."""
-    try:
-        structure = model.input
-    except (AttributeError, ValueError):
-        structure = None
-    if isinstance(structure, dict):
-        return keras.tree.pack_sequence_as(structure, list(args))
-    return args[0] if len(args) == 1 else list(args)
-
-
 def _flat_outputs(outputs) -> list[np.ndarray]:
     return [np.asarray(o) for o in keras.tree.flatten(outputs)]
 
 
 def keras_outputs(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    return _flat_outputs(model(_pack(model, inputs), training=False))
+    return _flat_outputs(model(_model_inputs(model, inputs), training=False))
 
 
 def inference_function(model: keras.Model, batch_size: int | None):
@@ -98,7 +88,7 @@ def inference_function(model: keras.Model, batch_size: int | None):
 
     @tf.function(input_signature=input_specs(model, batch_size))
     def infer(*args):
-        return keras.tree.flatten(model(_pack(model, args), training=False))
+        return keras.tree.flatten(model(_model_inputs(model, args), training=False))
 
     return infer, infer.get_concrete_function()
 
@@ -167,12 +157,11 @@ def convert_tflite(model: keras.Model, batch_size: int | None = None) -> bytes:
     variables in the flatbuffer."""
     import tensorflow as tf
 
-    from common.export import _model_inputs
-
     with tempfile.TemporaryDirectory(prefix=".tmp-tflite-") as saved:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", lambda *args: keras.tree.flatten(model(_model_inputs(model, args), training=False)),
+        archive.add_endpoint("serve",
+                             lambda *args: keras.tree.flatten(model(_model_inputs(model, args), training=False)),
                              input_signature=input_specs(model, batch_size))
         with _quiet_native():
             archive.write_out(saved, verbose=False)
@@ -311,7 +300,8 @@ def convert_onnx(model: keras.Model, batch_size: int | None = None, opset: int |
     finally:
         log.removeHandler(handler)
         log.propagate = True
-    unsupported = sorted(set(re.findall(r"Tensorflow op \[[^\]]*: ([A-Za-z0-9]+)\] is not supported", captured.getvalue())))
+    log_text = captured.getvalue()
+    unsupported = sorted(set(re.findall(r"Tensorflow op \[[^\]]*: ([A-Za-z0-9]+)\] is not supported", log_text)))
     if unsupported:
         raise UsageError(f"ops {', '.join(unsupported)} have no ONNX conversion")
     failed = re.findall(r"Failed to convert node [^\n]*?\(type: ([A-Za-z0-9]+)\)", captured.getvalue())

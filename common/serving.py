@@ -40,7 +40,8 @@ def predict_run(task: Task, run_dir: str, inputs: list[str], overrides=None, set
     return task.predict(model, cfg, {**summary, "run_dir": run_dir}, inputs)
 
 
-def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model", batch_size: int | None = None) -> str:
+def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model",
+               batch_size: int | None = None) -> str:
     """Exports the run's model; returns where it went.
 
     fmt: "saved_model" (default RUN/saved_model): a SavedModel that returns `task.serving_outputs` of the

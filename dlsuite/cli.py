@@ -89,7 +89,7 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
     tune.add_argument("--overwrite", action="store_true",
                       help="replace what the output dir holds (a training run, or a search with other settings)")
     for name, text in (("evaluate", "test metrics of a trained run"), ("predict", "predict with a trained run"),
-                       ("export", "export a trained run for serving: SavedModel, TFLite, ONNX, .keras or KerasHub preset")):
+                       ("export", "export a trained run: SavedModel, TFLite, ONNX, .keras or KerasHub preset")):
         action = actions.add_parser(name, help=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
         if name in ("evaluate", "predict"):

@@ -49,11 +49,13 @@ TINY = {
 }
 RUNS = {
     "rl": ["--set", "total_steps=300", "--set", "learning_starts=100", "--set", "train_every=50",
-           "--set", "gradient_steps=4", "--set", "hidden=16", "--set", "eval_episodes=2", "--set", "checkpoint_every=100"],
+           "--set", "gradient_steps=4", "--set", "hidden=16", "--set", "eval_episodes=2",
+           "--set", "checkpoint_every=100"],
     "fundamentals": ["--epochs", "1", "--set", "seeds=1", "--set", "max_train_samples=200", "--set", "width=8",
                      "--set", "gradient_checks=2", "--set", "activations=[relu]", "--set", "optimizers=[sgd]",
                      "--set", "learning_rates=[0.1]", "--set", "depths=[0]", "--set", "widths=[4]",
-                     "--set", "regularizations=[early_stopping]", "--set", "reg_train_samples=30", "--study", "scratch"],
+                     "--set", "regularizations=[early_stopping]", "--set", "reg_train_samples=30",
+                     "--study", "scratch"],
     "style_transfer": ["--epochs", "1", "--batch-size", "2", "--set", "steps_per_epoch=2", "--set", "steps=2",
                        "--set", "image_size=48", "--set", "train_size=32", "--set", "width=4",
                        "--set", "residual_blocks=1", "--set", "extractor_widths=[8,8,8]", "--set", "log_every=2",
@@ -144,10 +146,11 @@ def table(apps, formats=FORMATS, progress=None) -> dict[str, dict[str, str]]:
         with tempfile.TemporaryDirectory(prefix=f"export-{app}-") as folder:
             try:
                 model = tiny_model(app, folder)
-                model_file = os.path.join(folder, "run", "model.keras") if app in RUNS else os.path.join(folder, "model.keras")
+                model_file = os.path.join(folder, *(("run",) if app in RUNS else ()), "model.keras")
                 rows[app] = convert_all(app, model, folder, model_file, formats)
             except Exception as exc:  # a recipe that no longer builds: say so in the table, not a traceback
-                rows[app] = {fmt: f"not measured: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}" for fmt in formats}
+                reason = f"not measured: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                rows[app] = dict.fromkeys(formats, reason)
         if progress:
             progress(app, rows[app], time.perf_counter() - start)
     return rows

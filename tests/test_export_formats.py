@@ -89,7 +89,8 @@ def test_bad_export_requests_are_one_line_and_write_nothing(cli, series_run, tmp
                          "--path", series_run / "model.keras")
     assert code == 2 and "is the run's own model" in one_line(err)
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if the [onnx] extra were not installed
-    code, out, err = cli("time_series", "export", "--run", series_run, "--format", "onnx", "--path", tmp_path / "x.onnx")
+    code, out, err = cli("time_series", "export", "--run", series_run, "--format", "onnx",
+                         "--path", tmp_path / "x.onnx")
     assert code == 2 and "--format onnx needs tf2onnx: pip install tf2onnx onnx onnxruntime" in one_line(err)
     assert sorted(os.listdir(tmp_path)) == ["blocker"]
 
