@@ -177,7 +177,7 @@ def convert_tflite(model: keras.Model, batch_size: int | None = None) -> bytes:
         except Exception as exc:  # ConverterError
             ops = _flex_ops(str(exc))
             if ops:
-                raise UsageError(f"ops {', '.join(ops)} are not TFLite builtins") from None
+                raise UsageError(f"the converter cannot lower ops {', '.join(ops)} to builtins") from None
             raise UsageError(_first_error(str(exc)) or type(exc).__name__) from None
 
 
