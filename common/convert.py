@@ -279,6 +279,18 @@ def _onnx_modules():
     return onnx, onnxruntime, tf2onnx
 
 
+def _erfc_to_onnx(ctx, node, name, args):
+    """tf2onnx handler of `Erfc` (exact GELU, `keras.activations.gelu`), which tf2onnx 1.17 lacks:
+    erfc(x) = 1 - erf(x), ONNX `Sub(1, Erf(x))`."""
+    from tf2onnx import utils
+
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype))
+    erf = ctx.make_node("Erf", [node.input[0]], name=utils.make_name(f"{node.name}_erf"))
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
 def convert_onnx(model: keras.Model, batch_size: int | None = None, opset: int | None = None):
     """The ONNX ModelProto of the model's inference function (tf2onnx); UsageError where an op has no ONNX form.
 
@@ -298,7 +310,11 @@ def convert_onnx(model: keras.Model, batch_size: int | None = None, opset: int |
             log.addHandler(handler)
             log.propagate = False  # its errors go to `captured`, not the terminal
             frozen = tf2onnx.tf_loader.from_function(concrete, inputs, outputs)  # mends a Keras RNN's seed update
-            proto, _ = tf2onnx.convert.from_graph_def(frozen, input_names=inputs, output_names=outputs, opset=opset)
+            names = {**{t: spec.name for t, spec in zip(inputs, input_specs(model, batch_size))},
+                     **{t: f"output_{i}" for i, t in enumerate(outputs)}}  # not "args_0:0", "Identity:0"
+            proto, _ = tf2onnx.convert.from_graph_def(frozen, input_names=inputs, output_names=outputs, opset=opset,
+                                                      tensors_to_rename=names,
+                                                      custom_op_handlers={"Erfc": (_erfc_to_onnx, [])})
     except Exception as exc:
         raise UsageError(_one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from None
     finally:
