@@ -291,6 +291,50 @@ def _erfc_to_onnx(ctx, node, name, args):
     ctx.replace_inputs(node, [one.output[0], erf.output[0]])
 
 
+def _rfft_to_onnx(ctx, node, name, args):
+    """tf2onnx handler of `RFFT` over the last axis as two matrix products with the DFT's cosine and sine
+    tables, its output the real and imaginary parts stacked on a new last axis (read by `Real` / `Imag`
+    below). tf2onnx 1.17 converts an RFFT only when its one consumer is `ComplexAbs`, not Keras'
+    `ops.rfft` / `MelSpectrogram`, which take its real and imaginary parts."""
+    from tf2onnx import utils
+
+    frame = ctx.get_shape(node.input[0])[-1]
+    length = int(np.ravel(ctx.get_node_by_output(node.input[1]).get_tensor_value(as_list=False))[0])
+    utils.make_sure(frame is not None and 0 < frame <= length, "RFFT needs a static frame no longer than fft_length")
+    dtype = ctx.get_dtype(node.input[0])
+    np_dtype = utils.map_onnx_to_numpy_type(dtype)
+    # Samples past the frame are the zero padding of fft_length: only the first `frame` rows matter.
+    angles = 2.0 * np.pi * np.outer(np.arange(frame), np.arange(length // 2 + 1)) / length
+    cos = ctx.make_const(utils.make_name(f"{node.name}_cos"), np.cos(angles).astype(np_dtype))
+    sin = ctx.make_const(utils.make_name(f"{node.name}_sin"), (-np.sin(angles)).astype(np_dtype))
+    axis = ctx.make_const(utils.make_name(f"{node.name}_axis"), np.array([-1], np.int64))
+    x, output, shape = node.input[0], node.output[0], ctx.get_shape(node.output[0])
+    ctx.remove_node(node.name)
+    parts = [ctx.make_node("Unsqueeze", [ctx.make_node("MatMul", [x, table.output[0]]).output[0], axis.output[0]])
+             for table in (cos, sin)]
+    ctx.make_node("Concat", [p.output[0] for p in parts], attr={"axis": -1}, outputs=[output],
+                  shapes=[None if shape is None else [*shape, 2]], dtypes=[dtype])
+
+
+def _complex_part(index: int):
+    """tf2onnx handler of `Real` (0) or `Imag` (1) of an `_rfft_to_onnx` output: that slice of its last axis."""
+    def handler(ctx, node, name, args):
+        from tf2onnx import utils
+
+        picked = ctx.make_const(utils.make_name(f"{node.name}_part"), np.array(index, np.int64))
+        x, output = node.input[0], node.output[0]
+        shape, dtype = ctx.get_shape(output), ctx.get_dtype(output)
+        ctx.remove_node(node.name)
+        ctx.make_node("Gather", [x, picked.output[0]], attr={"axis": -1}, outputs=[output], shapes=[shape],
+                      dtypes=[dtype])
+
+    return handler
+
+
+ONNX_HANDLERS = {"Erfc": (_erfc_to_onnx, []), "RFFT": (_rfft_to_onnx, []), "Real": (_complex_part(0), []),
+                 "Imag": (_complex_part(1), [])}
+
+
 def convert_onnx(model: keras.Model, batch_size: int | None = None, opset: int | None = None):
     """The ONNX ModelProto of the model's inference function (tf2onnx); UsageError where an op has no ONNX form.
 
@@ -314,7 +358,7 @@ def convert_onnx(model: keras.Model, batch_size: int | None = None, opset: int |
                      **{t: f"output_{i}" for i, t in enumerate(outputs)}}  # not "args_0:0", "Identity:0"
             proto, _ = tf2onnx.convert.from_graph_def(frozen, input_names=inputs, output_names=outputs, opset=opset,
                                                       tensors_to_rename=names,
-                                                      custom_op_handlers={"Erfc": (_erfc_to_onnx, [])})
+                                                      custom_op_handlers=ONNX_HANDLERS)
     except Exception as exc:
         raise UsageError(_one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from None
     finally:
