@@ -111,28 +111,68 @@ def atomic_directory(path: str, prefix: str = ".tmp-"):
             shutil.rmtree(tmp)
 
 
+def _serving_spec(tensor):
+    """The endpoint's input spec of one model input. A column of one value per example (`(batch, 1)`: a text, a
+    table cell) takes any rank, so a client may send the natural 1-D batch `[n]` as well as `[n, 1]`."""
+    import tensorflow as tf
+
+    name = tensor.name.split(":")[0]
+    if _is_column(tensor):
+        return tf.TensorSpec(shape=None, dtype=tensor.dtype, name=name)
+    return tf.TensorSpec(shape=tensor.shape, dtype=tensor.dtype, name=name)
+
+
+def _is_column(tensor) -> bool:
+    return len(tensor.shape) == 2 and tensor.shape[1] == 1
+
+
+def classifier_outputs(probabilities, class_names=None, label=None) -> dict:
+    """The named outputs of an exported classifier (TF ops): `probabilities` (float32, one per class), `label`
+    (int64 class index, the most probable unless given) and `class_name` (string), the names a constant of the
+    graph, so they ship with the model.
+
+    Args:
+        probabilities: (batch, classes) class probabilities.
+        class_names: the run's class names (its data summary); None or empty for "0", "1", ...
+        label: (batch,) chosen class indices, where the application decides otherwise than by the argmax.
+    """
+    import tensorflow as tf
+
+    probabilities = tf.cast(probabilities, tf.float32)
+    if label is None:
+        label = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+    label = tf.cast(label, tf.int64)
+    names = [str(n) for n in class_names] if class_names else [str(i) for i in range(probabilities.shape[-1])]
+    return {"probabilities": probabilities, "label": label,
+            "class_name": tf.gather(tf.constant(names, tf.string), label)}
+
+
 def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
     """Exports an inference-only SavedModel with a `serve` / `serving_default` signature.
 
     The endpoint calls the model with `training=False` explicitly: `model.export()` in Keras 3.15
     leaves random augmentation layers (RandomRotation, RandomZoom, ...) active in the served graph.
+    Inputs of one value per example (`(batch, 1)`: texts, table columns) take a 1-D batch `[n]` too, reshaped
+    to `[n, 1]` inside.
 
     Args:
         model: the trained model.
         path: the SavedModel folder (replaced atomically).
         postprocess: optional function of the model's outputs (TF ops) whose result the endpoint
-            returns instead, e.g. decoded boxes of a detector.
+            returns instead, e.g. decoded boxes of a detector; a dict names the signature's outputs.
     """
     import tensorflow as tf
 
-    signature = [tf.TensorSpec(shape=t.shape, dtype=t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
+    signature = [_serving_spec(t) for t in model.inputs]
+    columns = [_is_column(t) for t in model.inputs]
+
+    def serve(*args):
+        args = tuple(tf.reshape(a, [-1, 1]) if column else a for a, column in zip(args, columns))
+        return (postprocess or (lambda out: out))(model(_model_inputs(model, args), training=False))
+
     with atomic_directory(path, prefix=".tmp-export-") as tmp:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint(
-            "serve",
-            lambda *args: (postprocess or (lambda out: out))(model(_model_inputs(model, args), training=False)),
-            input_signature=signature,
-        )
+        archive.add_endpoint("serve", serve, input_signature=signature)
         archive.write_out(tmp, verbose=False)
     return path

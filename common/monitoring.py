@@ -35,9 +35,10 @@ def write_png(path: str, png: bytes) -> str:
     return path
 
 
-def log_images(log_dir: str, images: dict[str, bytes], step: int) -> None:
-    """Writes PNG images to TensorBoard's Images tab under `log_dir/images`."""
-    writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
+def log_images(log_dir: str, images: dict[str, bytes], step: int, split: str = "validation") -> None:
+    """Writes PNG images to TensorBoard's Images tab, in the run of the `split` they show (`log_dir/validation`
+    beside Keras' curves, or `log_dir/test`), so the run selector lists splits, not "images" and "text"."""
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, split))
     with writer.as_default():
         for name, png in images.items():
             tf.summary.image(name, tf.expand_dims(tf.io.decode_png(png, channels=4), 0), step=step)
@@ -45,9 +46,9 @@ def log_images(log_dir: str, images: dict[str, bytes], step: int) -> None:
     writer.close()
 
 
-def log_texts(log_dir: str, texts: dict[str, str], step: int) -> None:
-    """Writes markdown texts (example outputs) to TensorBoard's Text tab under `log_dir/text`."""
-    writer = tf.summary.create_file_writer(os.path.join(log_dir, "text"))
+def log_texts(log_dir: str, texts: dict[str, str], step: int, split: str = "validation") -> None:
+    """Writes markdown texts (example outputs) to TensorBoard's Text tab, in the run of their `split`."""
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, split))
     with writer.as_default():
         for name, text in texts.items():
             tf.summary.text(name, text, step=step)

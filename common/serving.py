@@ -45,7 +45,8 @@ def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model
     """Exports the run's model; returns where it went.
 
     fmt: "saved_model" (default RUN/saved_model): a SavedModel that returns `task.serving_outputs` of the
-        model's outputs; "preset" (RUN/preset): a KerasHub preset folder, for runs whose model is a KerasHub
+        model's outputs (named outputs, with what they need of the run's data summary, such as class names,
+        inside the graph); "preset" (RUN/preset): a KerasHub preset folder, for runs whose model is a KerasHub
         task; "keras" (RUN/export.keras): a copy of the run's `.keras` file; "tflite" (RUN/model.tflite) and
         "onnx" (RUN/model.onnx): the model's raw outputs (`training=False`), checked against the Keras
         model before they are written (`common.convert`). A `path` that is a folder gets the file's default
@@ -61,7 +62,7 @@ def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model
         raise UsageError(f"--batch-size {batch_size} must be >= 1")
     if fmt == "onnx":
         convert.check_onnx_installed()  # before the model loads
-    cfg, model, _ = load_run(task, run_dir)
+    cfg, model, summary = load_run(task, run_dir)
     if fmt in convert.FILE_NAMES:
         target = path or os.path.join(run.root, convert.FILE_NAMES[fmt])
         if os.path.isdir(target):
@@ -83,4 +84,4 @@ def export_run(task: Task, run_dir: str, path: str = "", fmt: str = "saved_model
             return convert.export_tflite(model, target, task.name, batch_size)["path"]
         if fmt == "onnx":
             return convert.export_onnx(model, target, task.name, batch_size)["path"]
-        return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out))
+        return export_saved_model(model, target, postprocess=lambda out: task.serving_outputs(cfg, out, summary))

@@ -165,9 +165,11 @@ class Task:
         None where the action printed its output itself as it went (an interactive loop)."""
         raise NotImplementedError
 
-    def serving_outputs(self, cfg: TrainConfig, outputs):
-        """What the exported SavedModel returns, from the model's outputs (TF ops, traced once); by
-        default the outputs themselves. A detector returns decoded boxes here, say."""
+    def serving_outputs(self, cfg: TrainConfig, outputs, summary: dict):
+        """What the exported SavedModel returns, from the model's outputs (TF ops, traced once) and the run's
+        data summary (`data_summary`, e.g. its class names); by default the outputs themselves. A dict names
+        the signature's outputs: a classifier returns `common.export.classifier_outputs` (probabilities, label,
+        class name), a detector decoded boxes, say."""
         return outputs
 
     def train_loop(self, cfg: TrainConfig, run, verbose) -> dict:

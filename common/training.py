@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 import warnings
 
@@ -62,6 +63,34 @@ def run_context(cfg: TrainConfig):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def compile_task_model(task: Task, model: keras.Model, cfg: TrainConfig, steps_per_epoch: int, phase=None,
+                       note: bool = True) -> None:
+    """`task.compile_model`, saying in one line when `jit_compile=true` cannot apply.
+
+    Keras falls back to no XLA when a layer does not support it (the random augmentation layers, string
+    lookups, ...) with a two-line warning that names none of them; here the fallback is said once, with the
+    layers that caused it (`note=False` for a later phase of the same run)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Model doesn't support `jit_compile=True`")
+        task.compile_model(model, cfg, steps_per_epoch, phase)
+    if note and cfg.jit_compile and not model.jit_compile:
+        print(f"{task.name}: jit_compile=true not applied: {xla_blockers(model)} "
+              "do not support XLA; training without it", file=sys.stderr, flush=True)
+
+
+def xla_blockers(model: keras.Model) -> str:
+    """The layers (by class, with how many) that keep `model` from compiling with XLA, as one phrase."""
+    from tensorflow.python.framework.config import is_op_determinism_enabled  # what Keras itself checks
+
+    if is_op_determinism_enabled():
+        return "deterministic ops (--set deterministic=true)"
+    counts: dict[str, int] = {}
+    for layer in model._flatten_layers(include_self=False):
+        if not getattr(layer, "supports_jit", True):
+            counts[type(layer).__name__] = counts.get(type(layer).__name__, 0) + 1
+    return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in counts.items()) or "its layers"
 
 
 def steps_for(num_examples: int, batch_size: int) -> int:
@@ -230,7 +259,7 @@ def train(
         with strategy.scope():
             model = task.build_model(cfg, data)  # so do impossible sizes, here
             if len(phases) == 1:
-                task.compile_model(model, cfg, steps)
+                compile_task_model(task, model, cfg, steps)
 
         with claim_run_dir(own, task.name, cfg, overwrite, f"dlsuite {task.name} train"):
             return _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, n_train, steps,
@@ -282,6 +311,7 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
         start = time.perf_counter()
         epochs_done, first_epoch = 0, 0
         completed = _completed_phases(own, model, backup.tracked) if len(phases) > 1 else 0
+        compiled = False  # the jit_compile note once a run, not once a phase
         for index, phase in enumerate(phases):
             last_epoch = first_epoch + phase.epochs
             if index < completed or not phase.epochs:
@@ -293,7 +323,8 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
                 if phase.prepare is not None:
                     phase.prepare(model)
                 with strategy.scope():
-                    task.compile_model(model, cfg, steps, phase)
+                    compile_task_model(task, model, cfg, steps, phase, note=not compiled)
+                    compiled = True
             model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored in an earlier fit
             history = model.fit(
                 inputs["train"],
@@ -337,12 +368,12 @@ def _fit_and_finish(task, cfg, run, own, strategy, data, inputs, model, phases, 
     for name, png in pngs.items():
         write_png(os.path.join(own.plots, f"{name}.png"), png)
     if pngs:
-        log_images(own.logs, pngs, step=epochs_done - 1)  # 0-based, as Keras logs epoch scalars
+        log_images(own.logs, pngs, step=epochs_done - 1, split="test")  # 0-based, as Keras logs epoch scalars
     texts = task.text_examples(model, cfg, data, "test")
     for name, text in texts.items():
         atomic_write_text(os.path.join(own.root, "examples", f"{name}.md"), text + "\n")
     if texts:
-        log_texts(own.logs, texts, step=epochs_done - 1)
+        log_texts(own.logs, texts, step=epochs_done - 1, split="test")
     baselines = task.baselines(cfg, data) if own is run else {}
     real_world = task.real_world(model, cfg, data) if own is run else {}
     save_model(model, own.model)
@@ -380,6 +411,9 @@ def _train_loop(task: Task, cfg: TrainConfig, run: RunDir, verbose) -> dict:
     dir is claimed (`claim_run_dir`) by the caller."""
     if verbose != 0:
         print(f"{task.name}: {cfg.dataset}, run dir {run.root}", flush=True)
+    if cfg.jit_compile:
+        print(f"{task.name}: jit_compile=true not applied: it trains in its own loop, not through Keras' compiled "
+              "train step", file=sys.stderr, flush=True)
     start = time.perf_counter()
     result = task.train_loop(cfg, run, verbose)
     train_seconds = time.perf_counter() - start

@@ -6,6 +6,7 @@
     dlsuite APP evaluate --run DIR [--dataset D]
     dlsuite APP predict  --run DIR INPUT ...
     dlsuite APP export   --run DIR [--path OUT] [--format saved_model|tflite|onnx|keras|preset] [--batch-size N]
+    dlsuite APP serve    --run DIR [--host H] [--port P] [--max-request-bytes N]   (TF Serving's REST API)
     dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
     dlsuite APP config   (prints every config field with its default and help)
     dlsuite APP ACTION   --run DIR [...]   an application's own actions (`text_generation generate --prompt ...`)
@@ -32,7 +33,7 @@ from common.spec import check_backend
 from dlsuite.registry import SPECS, embedded_datasets, get_app, get_spec
 from dlsuite.startup import quiet_tensorflow_start
 
-ACTIONS = ("train", "evaluate", "predict", "export", "tune", "config")
+ACTIONS = ("train", "evaluate", "predict", "export", "serve", "tune", "config")
 EXPORT_FORMATS = ("saved_model", "tflite", "onnx", "keras", "preset")
 
 
@@ -99,15 +100,22 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
         if name == "predict":
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
-            action.add_argument("--path", default="", help="output folder or file (default: RUN/saved_model, "
-                                "RUN/model.tflite, RUN/model.onnx, RUN/export.keras or RUN/preset)")
-            action.add_argument("--format", default="saved_model", choices=EXPORT_FORMATS,
-                                help="saved_model (default); tflite (builtin ops) or onnx (needs the [onnx] extra): "
-                                     "the model's raw outputs, checked against Keras to 1e-4; keras: a copy of "
-                                     "the .keras file; preset: a KerasHub preset folder (runs whose model is a "
-                                     "KerasHub task, e.g. trained with --preset); see docs/export_formats.md")
-            action.add_argument("--batch-size", type=int, default=None,
-                                help="tflite, onnx: a fixed batch size (default: any; TFLite: 1 for recurrent models)")
+            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model or RUN/preset)")
+            action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
+                                help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
+                                     "model is a KerasHub task, e.g. trained with --preset)")
+    serve = actions.add_parser(
+        "serve", help="an HTTP JSON endpoint on the run's SavedModel (TensorFlow Serving's REST predict API)",
+        description="Serves RUN/saved_model (exported first if the run has none) with TensorFlow Serving's REST "
+                    "API: GET /v1/models/APP (status), GET /v1/models/APP/metadata, POST /v1/models/APP:predict "
+                    'with {"instances": [...]} or {"inputs": ...}; GET / is a page to try it. SIGTERM or '
+                    "Ctrl-C stops it after the requests in flight.")
+    serve.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0: all)")
+    serve.add_argument("--port", type=int, default=8501, help="port (default: 8501, TF Serving's REST port; 0: any free one)")
+    serve.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024, metavar="N",
+                       help="larger request bodies get HTTP 413 (default: 33554432, 32 MiB)")
+EXPORT_FORMATS = ("saved_model", "tflite", "onnx", "keras", "preset")
     for name, text in getattr(spec, "actions", ()):  # the application's own actions on a finished run
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
@@ -251,6 +259,10 @@ def _use_run(task, args) -> int:
         for record in serving.predict_run(task, args.run, args.inputs, _overrides(args), args.set):
             print(json.dumps(record))
         return 0
+    if args.action == "serve":
+        from common.http_serving import serve_run
+
+        return serve_run(task, args.run, args.host, args.port, args.max_request_bytes)
     if args.action in dict(task.spec.actions):
         cfg, model, summary = serving.load_run(task, args.run, None, args.set)
         output = task.run_action(args.action, model, cfg, {**summary, "run_dir": args.run}, args)

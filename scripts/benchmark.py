@@ -64,6 +64,15 @@ and series (last value, seasonal naive, ARIMA) at least as good; tables within 1
 best of HistGradientBoosting and logistic or linear regression: accuracy >= best - 0.01, MAE <=
 1.01 x best (1% of the best baseline's MAE). `--group all` runs both groups.
 
+Peers
+-----
+`--peers` also trains, in the same run, what a user would pick instead of a row (`scripts/peers.py`):
+keras-io's mnist_convnet on the mnist5k split, and Stable-Baselines3's DQN and PPO on CartPole-v1 with
+the rl-zoo settings (when `stable_baselines3` imports here or in `--peer-python`; not part of CI, PyTorch
+is several GB), each beside its suite row (with `--only`, the peers of the rows selected). The report's
+peer table has both metrics, both training times and their ratio, with the speed targets (DQN <= 1.0x
+SB3, PPO <= 0.8x).
+
 `--quick` shrinks every row to 2 epochs (and turns off `min_steps`) (and the overhead measurement to 2 epochs unless
 `--overhead-epochs` is given) to smoke-test the script; its report is labelled QUICK and its
 target verdicts say nothing about the suite (after ~100 steps the CNN's BatchNorm moving statistics
@@ -78,6 +87,7 @@ Usage:
     python scripts/benchmark.py --quick --overhead-epochs 1 --output-dir /tmp/bench-quick
     python scripts/benchmark.py --list                # row names
     python scripts/benchmark.py --group user --output-dir benchmark-user   # the user-style cases
+    python scripts/benchmark.py --peers --only rl-CartPole-v1 --peer-python /path/to/sb3-venv/bin/python
     python scripts/benchmark.py --group user --only user-textures --quick --output-dir /tmp/bench-user
     python scripts/benchmark.py --only translation-de_en_sentences --collect translation-de_en_sentences=RUN_DIR
 """
@@ -136,6 +146,19 @@ def _user_cases():
         sys.modules["user_cases"] = module
         spec.loader.exec_module(module)
     return sys.modules["user_cases"]
+
+
+def _peers():
+    """scripts/peers.py (`--peers`), loaded as `_user_cases` loads its module."""
+    import importlib.util
+
+    if "peers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("peers", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                            "peers.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["peers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["peers"]
 
 
 def user_rows(cases_dir: str) -> list[dict]:
@@ -446,7 +469,13 @@ def render_markdown(report: dict) -> str:
             f"ratio shared/bare {ov['ratio']:.3f} (cost {ov['cost']:+.1%}): "
             f"{OVERHEAD_TARGET}: {_verdict(ov['target']['met'], ov['quick'])}."
         )
+    if report.get("peers"):
+        lines += _peers().render(report["peers"])
     lines += ["", "## Targets", ""]
+    for peer in report.get("peers") or []:
+        if "target" in peer:
+            lines.append(f"- {peer['target']['text']}: {_verdict(peer['target']['met'], quick)} "
+                         f"({peer['target']['detail']})")
     for row in report["rows"]:
         if "target" in row:
             lines.append(f"- {row['name']}: {row['target']['text']}: "
@@ -554,6 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--collect", action="append", default=[], metavar="NAME=RUN_DIR",
                         help="take row NAME from a finished run dir (its metrics.json; the run's config must be "
                              "the row's) instead of training it; repeatable; rows not selected by --only are skipped")
+    parser.add_argument("--peers", action="store_true",
+                        help="also train the peers of scripts/peers.py (keras-io mnist_convnet; SB3 DQN and PPO) "
+                             "beside the rows they compare with (with --only: the selected rows' peers)")
+    parser.add_argument("--peer-python", default=None, metavar="PYTHON",
+                        help="an interpreter with stable-baselines3 installed, for the SB3 peers (default: this one)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one Keras log line per epoch")
     return parser
 
@@ -617,11 +651,26 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - still write the report of the rows
             report["overhead"] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
             log(f"overhead FAILED: {report['overhead']['error']}")
+    if args.peers:
+        by_name = {r["name"]: r for r in report["rows"]}
+        report["peers"] = []
+        for name, (row_name, *_) in _peers().PEERS.items():
+            if args.only and row_name not in by_name:  # with --only, the peers of the selected rows
+                continue
+            try:
+                report["peers"].append(_peers().run_peer(name, by_name, data_dir=args.data_dir,
+                                                         peer_python=args.peer_python, log=log))
+            except Exception as exc:  # noqa: BLE001 - a failed peer must not lose the report
+                report["peers"].append({"name": name, "description": _peers().PEERS[name][2],
+                                        "suite_row": _peers().PEERS[name][0], "metric": _peers().PEERS[name][1],
+                                        "error": f"{type(exc).__name__}: {exc}"})
+                log(f"peer {name} FAILED: {exc}")
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     report["summaries"] = app_summaries(report["rows"])
     report["targets"] = {
         **{r["name"]: {**r["target"], "quick": args.quick} for r in report["rows"] if "target" in r},
         **{f"{s['app']}: {s['text']}": {**s, "quick": args.quick} for s in report["summaries"]},
+        **{p["target"]["text"]: {**p["target"], "quick": args.quick} for p in report.get("peers") or [] if "target" in p},
         **({OVERHEAD_NAME: {**report["overhead"]["target"], "quick": report["overhead"]["quick"]}}
            if report["overhead"] and "target" in report["overhead"] else {}),
     }

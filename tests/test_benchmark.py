@@ -92,3 +92,23 @@ def test_user_group_lists_its_rows_and_runs_one_against_its_baseline(tmp_path, c
     assert row["metrics"]["epochs"] == 2 and row["config"]["min_steps"] == 0  # --quick: no step budget
     assert row["target"]["text"] == "accuracy >= best baseline" and "svc_rbf" in row["target"]["detail"]
     assert "| user-textures (quick) |" in (out / "benchmark.md").read_text(encoding="utf-8")
+
+
+def test_peers_stand_beside_their_rows(tmp_path, monkeypatch):
+    """`--peers`: a peer's metric and time next to its suite row's, the ratio and its target; an SB3 peer without
+    stable_baselines3 is skipped with the reason, not a failure."""
+    benchmark = load_benchmark()
+    peers = benchmark._peers()
+    monkeypatch.setattr(peers, "_sb3_python", lambda python: None)
+    rows = {"rl-CartPole-v1": {"metrics": {"test": {"mean_return": 500.0}, "train_seconds": 30.0}}}
+    skipped = peers.run_peer("sb3-dqn", rows, data_dir=None, peer_python=None, log=lambda message: None)
+    assert "stable_baselines3 is not importable" in skipped["skipped"]
+    assert "did not run" in peers.run_peer("sb3-ppo", rows, data_dir=None, peer_python=None,
+                                           log=lambda message: None)["skipped"]
+    monkeypatch.setattr(peers, "_sb3_python", lambda python: "python")
+    monkeypatch.setattr(peers.subprocess, "run", lambda *a, **k: type("Done", (), {
+        "returncode": 0, "stdout": json.dumps({"metric": 500.0, "train_seconds": 40.0}), "stderr": ""})())
+    ran = peers.run_peer("sb3-dqn", rows, data_dir=None, peer_python=None, log=lambda message: None)
+    assert ran["ratio"] == 0.75 and ran["target"]["met"]
+    table = "\n".join(peers.render([ran, skipped]))
+    assert "| 500 | 500 | 30.0 | 40.0 | 0.75 | **met**" in table and "not importable" in table

@@ -195,7 +195,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, monkeypatch):
     assert set(metrics["baselines"]) == {"retrieval", "unigram"} and metrics["test"]["sentences"] == 6
     assert "| context | reference | greedy (confidence) | beam 2 | retrieval |" in \
         (run / "examples" / "replies.md").read_text(encoding="utf-8")
-    assert (run / "logs" / "text").is_dir()
+    assert (run / "logs" / "test").is_dir()
 
     stdin(monkeypatch, b"Hello\nWhat is AI?\nquit\nnever read\n")
     code, out, err = cli("chatbot", "chat", "--run", run)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.face_detection.data import WINDOW, face_free_photos, load_lfw_subset, random_windows
+from apps.face_detection.data import CLASS_NAMES, WINDOW, face_free_photos, load_lfw_subset, random_windows
 from apps.face_detection.detector import (
     WindowStandardization,
     box_iou,
@@ -160,8 +160,11 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path):
     served = tf.saved_model.load(str(run / "saved_model"))
     windows = load_lfw_subset(os.environ["DLSUITE_DATA_DIR"])["test"][0][:4].astype(np.float32)
     expected = keras.saving.load_model(run / "model.keras").predict(windows, verbose=0)
-    np.testing.assert_allclose(next(iter(served.signatures["serving_default"](tf.constant(windows)).values())),
-                               expected, atol=1e-5)
+    outputs = served.signatures["serving_default"](tf.constant(windows))
+    np.testing.assert_allclose(outputs["probabilities"].numpy()[:, 1:], expected, atol=1e-5)
+    threshold = read_json(run / "metrics.json")["data"]["calibration"]["threshold"]
+    np.testing.assert_array_equal(outputs["label"].numpy(), (expected[:, 0] >= threshold).astype(np.int64))
+    assert [n.decode() for n in outputs["class_name"].numpy()] == [CLASS_NAMES[i] for i in outputs["label"].numpy()]
 
 
 @pytest.mark.benchmark

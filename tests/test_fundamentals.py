@@ -139,7 +139,7 @@ def test_all_studies_end_to_end(cli, tmp_path):
     assert set(metrics["baselines"]) == {"logistic_regression", "logistic_regression_30_examples"}
     assert os.path.isdir(out / "logs" / "activations" / "relu" / "seed0" / "train")
     assert os.path.isdir(out / "logs" / "scratch" / "from_scratch")
-    assert os.listdir(out / "logs" / "images")
+    assert os.listdir(out / "logs" / "test")
     # The served model is the best variant by validation accuracy; it evaluates and predicts like a classifier.
     code, stdout, err = cli("fundamentals", "evaluate", "--run", out)
     assert code == 0 and "accuracy=" in stdout, err

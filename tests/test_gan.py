@@ -127,7 +127,7 @@ def test_cli_trains_generates_and_rejects_bad_input(cli, tmp_path):
     assert 0 <= test["class_accuracy"] <= 1 and len(test["class_accuracy_per_class"]) == 10
     assert "fid" in metrics["baselines"]["real_train_images"]
     assert os.listdir(run / "plots" / "samples") == ["epoch_001.png"]
-    assert os.listdir(run / "logs" / "images") and "val_fid" in (run / "training_log.csv").read_text()
+    assert os.listdir(run / "logs" / "validation") and "val_fid" in (run / "training_log.csv").read_text()
 
     code, out, err = cli("gan", "generate", "--run", run, "--count", "3", "--label", "7", "--out", tmp_path / "gen")
     assert code == 0, err

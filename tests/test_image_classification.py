@@ -86,7 +86,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     for name in ("config.json", "metrics.json", "model.keras", "training_log.csv", "plots/confusion_matrix.png",
                  "checkpoints/best.keras"):
         assert (run / name).exists(), name
-    assert os.listdir(run / "logs" / "train") and os.listdir(run / "logs" / "images")
+    assert os.listdir(run / "logs" / "train") and os.listdir(run / "logs" / "test")
     metrics = read_json(run / "metrics.json")
     assert metrics["app"] == "image_classification" and metrics["dataset"] == "digits" and metrics["epochs"] == 2
     assert {"accuracy", "macro_f1", "loss"} <= set(metrics["test"])
@@ -119,7 +119,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model"))
     result = served.signatures["serving_default"](tf.constant(batch))
-    np.testing.assert_allclose(next(iter(result.values())).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["probabilities"].numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -1,3 +1,4 @@
+import json
 import os
 
 import keras
@@ -147,7 +148,7 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     assert "components_svc" in out and "map_50=" in out
     for name in ("config.json", "metrics.json", "model.keras", "plots/detections.png", "checkpoints/best.keras"):
         assert (run / name).exists(), name
-    assert os.listdir(run / "logs" / "images")
+    assert os.listdir(run / "logs" / "test")
     metrics = read_json(run / "metrics.json")
     assert metrics["dataset"] == "digit_scenes" and metrics["data"]["image_shape"] == [96, 96, 1]
     assert metrics["data"]["sizes"] == {"train": 3000, "validation": 32, "test": 32}
@@ -164,25 +165,30 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     code, out, err = cli("object_detection", "predict", "--run", run, tmp_path / "scene.png")
     assert code == 0, err
     assert '"detections"' in out and (run / "predictions" / "scene.boxes.png").stat().st_size > 0
+    shown = json.loads(out.splitlines()[-1])["detections"]
     code, out, err = cli("object_detection", "predict", "--run", run, tmp_path / "scene.png",
                          "--set", f"predictions_dir={tmp_path / 'pictures'}")
     assert code == 0 and (tmp_path / "pictures" / "scene.boxes.png").stat().st_size > 0, err
 
     batch = np.stack([x for x, _, _ in data.test.take(4).as_numpy_iterator()]).astype(np.float32)
-    expected = keras.saving.load_model(run / "model.keras").predict(batch, verbose=0)
     code, out, err = cli("object_detection", "export", "--run", run)
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"](tf.constant(batch))
-    for key, value in expected.items():
-        np.testing.assert_allclose(served[key].numpy(), value, rtol=1e-4, atol=1e-5)
-    # The exported model also decodes: the same detections as the suite's own decoding.
+    # The exported model decodes: the suite's own decoding, at the score predict shows.
     from apps.object_detection.config import ObjectDetectionConfig
-    from apps.object_detection.task import detect
+    from apps.object_detection.task import decode_outputs, shown_score
 
     cfg = ObjectDetectionConfig(**{k: v for k, v in read_json(run / "config.json").items() if k != "app"})
-    decoded = detect(keras.saving.load_model(run / "model.keras"), batch, cfg)
+    model = keras.saving.load_model(run / "model.keras")
+    decoded = decode_outputs(model(batch, training=False), cfg, score_threshold=shown_score(cfg))
     for key in ("boxes", "scores", "classes", "num_detections"):
-        np.testing.assert_allclose(served[key].numpy(), decoded[key], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(served[key].numpy(), decoded[key].numpy(), rtol=1e-4, atol=1e-5)
+    # What predict printed for the scene: the same detections, at the same score, with the run's class names.
+    one = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"](
+        tf.constant(scene[None].astype(np.float32)))
+    n = int(one["num_detections"][0])
+    assert n == len(shown) and [c.decode() for c in one["class_names"][0, :n].numpy()] == [d["label"] for d in shown]
+    np.testing.assert_allclose(one["scores"][0, :n].numpy(), [d["score"] for d in shown], atol=1e-4)
 
     colour = tmp_path / "colour.png"
     write_png(str(colour), np.zeros((96, 96, 3)))

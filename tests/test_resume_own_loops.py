@@ -122,7 +122,7 @@ def test_a_killed_style_transfer_run_ends_as_an_uninterrupted_one(tmp_path, monk
         return {k: v for k, v in test.items() if "seconds" not in k}
 
     assert untimed(resumed["test"]) == untimed(straight["test"])
-    assert {p[0] for p in logs_a} == {"optimize", "train", "images"}
+    assert {p[0] for p in logs_a} == {"optimize", "train", "test"}
     assert logs_b == logs_a  # the second epoch's first step once, the comparison image once
 
 

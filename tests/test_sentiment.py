@@ -142,7 +142,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, reviews_csv):
     assert "tfidf_logreg" in metrics["baselines"] and metrics["data"]["class_names"] == ["neg", "pos"]
     examples = (run / "examples" / "predictions.md").read_text(encoding="utf-8")
     assert examples.count("\n") >= 9 and "the film was" in examples
-    assert os.listdir(run / "logs" / "text") and (run / "plots" / "confusion_matrix.png").exists()
+    assert os.listdir(run / "logs" / "test") and (run / "plots" / "confusion_matrix.png").exists()
 
     code, out, err = cli("sentiment", "evaluate", "--run", run)
     assert code == 0 and f"accuracy={metrics['test']['accuracy']:.4f}" in out, err
@@ -158,7 +158,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, reviews_csv):
     served = tf.saved_model.load(str(run / "saved_model"))
     batch = as_strings(["the film was great", "dull and clumsy"])
     expected = keras.saving.load_model(run / "model.keras").predict(batch, verbose=0)
-    result = next(iter(served.signatures["serving_default"](batch).values())).numpy()
+    result = served.signatures["serving_default"](batch)["probabilities"].numpy()
     np.testing.assert_allclose(result, expected, atol=1e-5)
     code, out, err = cli("sentiment", "export", "--run", run, "--format", "preset")
     assert code == 2 and "needs a run whose model is a KerasHub task" in err and len(err.strip().splitlines()) == 1
@@ -308,7 +308,7 @@ def test_a_bert_preset_trains_predicts_and_exports(cli, tmp_path, reviews_csv):
     code, out, err = cli("sentiment", "export", "--run", run)
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model"))
-    result = next(iter(served.signatures["serving_default"](batch).values())).numpy()
+    result = served.signatures["serving_default"](batch)["probabilities"].numpy()
     np.testing.assert_allclose(result, expected, atol=1e-5)
 
     code, out, err = cli("sentiment", "export", "--run", run, "--format", "preset", "--path", tmp_path / "out")

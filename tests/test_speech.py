@@ -3,6 +3,7 @@ builds with save/load round trips, CTC decoding of a known sequence, WAV errors 
 empty, corrupt, a missing synthesiser), tfds:speech_commands under mock data, and both apps end to end
 from the CLI (train, predict, listen, export)."""
 
+import json
 import os
 import sys
 
@@ -153,7 +154,7 @@ def test_keyword_spotting_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and "logmel_svc" in metrics["baselines"]
-    assert os.listdir(run / "logs" / "audio") and (run / "plots" / "confusion_matrix.png").exists()
+    assert os.listdir(run / "logs" / "test") and (run / "plots" / "confusion_matrix.png").exists()
     yes = say(tmp_path / "yes.wav", "yes")
     code, out, err = cli("keyword_spotting", "predict", "--run", run, yes)
     assert code == 0 and '"keyword"' in out and '"top3"' in out, err
@@ -173,7 +174,7 @@ def test_keyword_spotting_cli_end_to_end(cli, tmp_path):
     code, out, err = cli("keyword_spotting", "export", "--run", run)
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
-    probabilities = list(served(audio=tf.zeros((1, SAMPLE_RATE))).values())[0]
+    probabilities = served(audio=tf.zeros((1, SAMPLE_RATE)))["probabilities"]
     assert probabilities.shape == (1, 22)
 
 
@@ -185,10 +186,11 @@ def test_speech_recognition_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert {"wer", "wer_greedy", "sentence_accuracy"} <= set(metrics["test"]) and metrics["test"]["wer"] >= 0
-    assert (run / "examples" / "transcripts.md").exists() and os.listdir(run / "logs" / "audio")
+    assert (run / "examples" / "transcripts.md").exists() and os.listdir(run / "logs" / "test")
     wav = say(tmp_path / "digits.wav", "four two", voice="en+m1")
     code, out, err = cli("speech_recognition", "predict", "--run", run, wav)
     assert code == 0 and '"transcript"' in out, err
+    transcript = json.loads(out.splitlines()[-1])["transcript"]
     (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
     code, out, err = cli("speech_recognition", "predict", "--run", run, tmp_path / "bad.wav")
     assert code == 2 and "not a readable WAV" in err
@@ -199,7 +201,12 @@ def test_speech_recognition_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
     outputs = served(audio=tf.zeros((1, 20000)))
-    assert outputs["logits"].shape[-1] == 11 and outputs["labels"].shape[0] == 1
+    assert outputs["logits"].shape[-1] == 11 and outputs["transcript"].shape == (1,)
+    # The export decodes as predict does (beam search of beam_width): the same transcript, in words.
+    from apps.speech_recognition.data import pad_batch
+
+    served_transcript = served(audio=tf.constant(pad_batch([read_wav(wav)[0]])))["transcript"].numpy()[0].decode()
+    assert served_transcript == transcript
 
 
 def test_ctc_training_lowers_the_loss():

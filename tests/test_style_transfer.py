@@ -155,7 +155,7 @@ def test_cli_end_to_end_resumes_predicts_stylizes_and_exports(cli, tmp_path, mon
                  "optimize_losses.csv", "model.keras"):
         assert os.path.isfile(os.path.join(run, name)), name
     assert len(open(os.path.join(run, "optimize_losses.csv")).read().splitlines()) == 1 + 7
-    assert {"optimize", "train", "images"} <= set(os.listdir(os.path.join(run, "logs")))
+    assert {"optimize", "train", "test"} <= set(os.listdir(os.path.join(run, "logs")))
 
     code, out, _ = cli("style_transfer", "evaluate", "--run", run)
     assert code == 0 and f"total_loss={test['total_loss']:.4f}" in out

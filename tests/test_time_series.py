@@ -180,7 +180,8 @@ def test_train_evaluate_predict_export_end_to_end(cli, tmp_path):
     model = keras.saving.load_model(run / "model.keras")
     x = np.linspace(0, 150, model.input_shape[1], dtype=np.float32)[None]
     served = tf.saved_model.load(str(run / "saved_model"))  # keep a reference: it owns the variables
-    np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(served.serve(tf.constant(x))["prediction"].numpy(), model.predict(x, verbose=0),
+                               rtol=1e-5)
 
 
 @pytest.mark.slow

@@ -133,6 +133,19 @@ def test_mixed_precision_and_xla(tmp_path):
     assert model.output.dtype == "float32"
 
 
+def test_jit_compile_says_when_it_cannot_apply(tmp_path, capsys):
+    """XLA applies where every layer supports it; else one line names the layers that keep it off."""
+    task, cfg = tiny_config("image_classification", "dataset=digits", "epochs=1", "jit_compile=true",
+                            "max_train_samples=64", "baseline_max_samples=0")
+    train(task, cfg, str(tmp_path / "augmented"), verbose=0)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "jit_compile" in line]
+    assert len(notes) == 1 and "not applied" in notes[0] and "RandomRotation" in notes[0], notes
+    task, cfg = tiny_config("time_series", "epochs=1", "jit_compile=true")
+    train(task, cfg, str(tmp_path / "series"), verbose=0)
+    assert "jit_compile" not in capsys.readouterr().err
+    assert keras.saving.load_model(tmp_path / "series" / "model.keras").jit_compile
+
+
 def test_training_error_is_raised_before_any_run_dir_exists(tmp_path):
     task, cfg = tiny_config("time_series", "window=500")
     with pytest.raises(UsageError, match="window=500"):

@@ -257,7 +257,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, pairs_tsv):
     assert metrics["data"]["direction"] == "source-target" and metrics["data"]["sizes"]["train"] == 80
     examples = (run / "examples" / "translations.md").read_text(encoding="utf-8")
     assert "| source | reference | greedy | beam 2 |" in examples and examples.count("\n") >= 4
-    assert os.listdir(run / "logs" / "text")
+    assert os.listdir(run / "logs" / "test")
 
     code, out, err = cli("translation", "evaluate", "--run", run)
     assert code == 0 and f"bleu={metrics['test']['bleu']:.4f}" in out, err
@@ -276,7 +276,9 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path, pairs_tsv):
     served = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
     sources, ids = tf.constant([["Der Hund ist groß."]]), tf.constant([[2, 4, 5]], tf.int32)
     expected = keras.saving.load_model(run / "model.keras")([sources, ids])
-    np.testing.assert_allclose(next(iter(served(source=sources, target=ids).values())).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(served(source=sources, target=ids)["logits"].numpy(), expected, atol=1e-5)
+    flat = served(source=tf.constant(["Der Hund ist groß."]), target=ids)["logits"]  # a 1-D batch of strings too
+    np.testing.assert_allclose(flat.numpy(), expected, atol=1e-5)
 
     reverse = write_tsv(tmp_path / "reverse.tsv", [(t, s) for s, t in toy_pairs()])
     for args, message in (

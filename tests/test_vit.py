@@ -113,7 +113,7 @@ def test_train_and_export_end_to_end(cli, tmp_path):
     assert code == 0, err
     served = tf.saved_model.load(str(run / "saved_model"))
     result = served.signatures["serving_default"](tf.constant(batch))
-    np.testing.assert_allclose(next(iter(result.values())).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["probabilities"].numpy(), expected, rtol=1e-5, atol=1e-6)
 
     code, out, err = cli("image_classification", "train", "--dataset", "digits", "--epochs", "1", "--quiet",
                          "--output-dir", tmp_path / "bad", *TINY_VIT, "--set", "patch_size=3")

@@ -22,7 +22,7 @@ from common.errors import UsageError
 from common.export import atomic_write_json
 from common.runs import RunDir
 from common.task import Task
-from common.training import run_context, steps_for
+from common.training import compile_task_model, run_context, steps_for
 
 TUNERS = ("random", "bayesian", "hyperband")
 
@@ -43,6 +43,7 @@ class AppHyperModel(keras_tuner.HyperModel):
         self.cfg = cfg
         self.data = data
         self.steps_per_epoch = steps_per_epoch
+        self._noted = False
 
     def config_for(self, hp) -> TrainConfig:
         return dataclasses.replace(self.cfg, **self.task.search_space(hp, self.cfg))
@@ -53,7 +54,9 @@ class AppHyperModel(keras_tuner.HyperModel):
         phases = self.task.phases(cfg)
         if len(phases) > 1 and phases[0].prepare is not None:
             phases[0].prepare(model)
-        self.task.compile_model(model, cfg, self.steps_per_epoch, phases[0] if len(phases) > 1 else None)
+        compile_task_model(self.task, model, cfg, self.steps_per_epoch, phases[0] if len(phases) > 1 else None,
+                           note=not self._noted)
+        self._noted = True  # the jit_compile note once a search
         return model
 
     def fit(self, hp, model, *args, **kwargs):
@@ -73,7 +76,7 @@ class AppHyperModel(keras_tuner.HyperModel):
             if index:  # the first phase was prepared and compiled in build()
                 if phase.prepare is not None:
                     phase.prepare(model)
-                self.task.compile_model(model, cfg, self.steps_per_epoch, phase)
+                compile_task_model(self.task, model, cfg, self.steps_per_epoch, phase, note=False)
             history = model.fit(*args, initial_epoch=first, epochs=first + phase.epochs, **kwargs)
             first += phase.epochs
         return history

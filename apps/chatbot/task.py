@@ -212,6 +212,11 @@ class Chatbot(Translation):
 
         return respond
 
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings
+        (`[n]` or `[n, 1]`) and the `target` ids so far."""
+        return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
     def predict(self, model, cfg: ChatbotConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """The reply to each message (beam search of `beam_size`, with the run's fallback), its confidence and
         where it comes from."""

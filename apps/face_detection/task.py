@@ -48,6 +48,7 @@ from apps.face_detection.spec import SPEC
 from common.datasets import default_data_dir
 from common.datasets.files import read_image
 from common.errors import UsageError
+from common.export import classifier_outputs
 from common.hyperparameters import choice, float_range
 from common.pipeline import make_pipeline
 from common.task import Phase, Task
@@ -332,6 +333,15 @@ class FaceDetection(Task):
             draw_boxes(image, detections).save(path)
             records.append({"input": source, "faces": detections, "image": path})
         return records
+
+    def serving_outputs(self, cfg: FaceDetectionConfig, outputs, summary: dict):
+        """The exported window classifier (25x25 grey windows in) returns `probabilities` (non_face, face),
+        `label` (1 where the face probability reaches the threshold `predict` uses, the calibrated one by
+        default) and `class_name`."""
+        face = tf.reshape(tf.cast(outputs, tf.float32), [-1])
+        label = tf.cast(face >= self.threshold(cfg, summary.get("calibration")), tf.int64)
+        return classifier_outputs(tf.stack([1.0 - face, face], axis=-1), summary.get("class_names") or CLASS_NAMES,
+                                  label=label)
 
     def benchmark_target(self, metrics: dict):
         test = metrics["test"]

@@ -141,6 +141,11 @@ class FaceRecognition(Task):
             record.update(threshold=round(threshold, 4), same_person=bool(similarity >= threshold))
         return [record]
 
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported network returns `embedding` (unit length): two faces are the same person where the dot
+        product of their embeddings is at least the run's threshold (metrics.json "data")."""
+        return {"embedding": outputs}
+
     def benchmark_target(self, metrics: dict):
         model = metrics["test"]["roc_auc"]
         classical = {name: values for name, values in metrics["baselines"].items() if name in ("pixels", "eigenfaces")}

@@ -20,7 +20,7 @@ from apps.image_classification.task import ImageClassification
 from common.datasets import load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
 from common.errors import TrainingDiverged, UsageError
-from common.export import atomic_write_json, atomic_write_text, load_model, save_model
+from common.export import atomic_write_json, atomic_write_text, classifier_outputs, load_model, save_model
 from common.metrics import classification_metrics
 from common.monitoring import figure_to_png, log_images, log_texts, rewind_logs, write_png
 from common.task import Task
@@ -132,12 +132,11 @@ class Fundamentals(Task):
         pngs = {name: figure_to_png(fig) for name, fig in figures.items()}
         for name, png in pngs.items():
             write_png(os.path.join(run.plots, f"{name}.png"), png)
-        for part in ("images", "text"):  # once each, even where a killed run had written them already
-            rewind_logs(os.path.join(run.logs, part), None)
-        log_images(run.logs, pngs, step=0)
+        rewind_logs(os.path.join(run.logs, "test"), None)  # once, even where a killed run had written them already
+        log_images(run.logs, pngs, step=0, split="test")
         markdown = "\n\n".join(tables) + "\n"
         atomic_write_text(os.path.join(run.root, "tables.md"), markdown)
-        log_texts(run.logs, {"tables": markdown}, step=0)
+        log_texts(run.logs, {"tables": markdown}, step=0, split="test")
 
         best = max(candidates, default=None, key=lambda c: c[0])  # chosen on validation, reported on test
         parameters = 0
@@ -247,6 +246,11 @@ class Fundamentals(Task):
             x, y = training_subset(data, cfg.reg_train_samples, cfg.seed)
             result[f"logistic_regression_{len(y)}_examples"] = fit_score(x, y)
         return result
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported classifier returns `probabilities`, `label` (class index) and `class_name` (the run's class
+        names, kept in the graph)."""
+        return classifier_outputs(outputs, summary.get("class_names"))
 
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
         return ImageClassification().predict(model, cfg, summary, inputs)

@@ -15,6 +15,7 @@ from common.datasets import ImageData, load_images, to_numpy
 from common.datasets.embedded import Digits, Mnist5k
 from common.datasets.files import check_image
 from common.errors import UsageError
+from common.export import classifier_outputs
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
@@ -126,6 +127,11 @@ class ImageClassification(Task):
             {"input": path, "label": class_names[int(p.argmax())], "probability": round(float(p.max()), 4)}
             for path, p in zip(inputs, probabilities)
         ]
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported classifier returns `probabilities`, `label` (class index) and `class_name` (the run's class
+        names, kept in the graph)."""
+        return classifier_outputs(outputs, summary.get("class_names"))
 
     def benchmark_target(self, metrics: dict):
         acc = metrics["test"]["accuracy"]

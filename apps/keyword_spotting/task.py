@@ -20,6 +20,7 @@ from common.audio.real import KlettresWords, PocketsphinxUtterances
 from common.audio.summary import AudioSummary
 from common.audio.wav import check_speech, fit_length, read_wav
 from common.errors import UsageError
+from common.export import classifier_outputs
 from common.hyperparameters import choice, float_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
@@ -224,6 +225,11 @@ class KeywordSpotting(Task):
                 record["resampled_from_hz"] = rate
             records.append(record)
         return records
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported keyword classifier (one-second clips in) returns `probabilities`, `label` (class index)
+        and `class_name` (the run's class names, kept in the graph)."""
+        return classifier_outputs(outputs, summary.get("class_names"))
 
     def run_action(self, name: str, model, cfg: KeywordSpottingConfig, summary: dict, args) -> str:
         threshold = cfg.threshold if args.threshold is None else args.threshold

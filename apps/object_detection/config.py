@@ -33,7 +33,7 @@ class ObjectDetectionConfig(TrainConfig):
     max_detections: int = option(100, "Detections kept per image after non-max suppression.", min=1)
     max_eval_samples: int = option(0, "Use at most this many validation and test images (0 = all); for quick runs.",
                                    min=0)
-    display_score: float = option(0.3, "predict and figures: print and draw the detections with at least this score.",
+    display_score: float = option(0.3, "predict, figures and the export: the detections with at least this score.",
                                   min=0.0)
     baseline: bool = option(True, "Also evaluate the classical baseline (connected components + SVC) on digit scenes.")
     predictions_dir: str = option("", "predict: folder for the <name>.boxes.png images (default: RUN/predictions).")

@@ -27,10 +27,18 @@ def detect(model, images, cfg: ObjectDetectionConfig) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in decode_outputs(model(images, training=False), cfg).items()}
 
 
-def decode_outputs(outputs: dict, cfg: ObjectDetectionConfig) -> dict:
-    """`boxes.decode` of the model's raw maps with the config's thresholds (TF tensors)."""
+def decode_outputs(outputs: dict, cfg: ObjectDetectionConfig, score_threshold: float | None = None) -> dict:
+    """`boxes.decode` of the model's raw maps with the config's thresholds (TF tensors); `score_threshold`
+    overrides the config's (the mAP's low one)."""
     return decode(outputs["heatmap"], outputs["size"], outputs["offset"], max_detections=cfg.max_detections,
-                  iou_threshold=cfg.iou_threshold, score_threshold=cfg.score_threshold)
+                  iou_threshold=cfg.iou_threshold,
+                  score_threshold=cfg.score_threshold if score_threshold is None else score_threshold)
+
+
+def shown_score(cfg: ObjectDetectionConfig) -> float:
+    """The lowest score of a detection that `predict` prints and draws and the export returns: `display_score`
+    (the mAP counts every detection down to the lower `score_threshold`)."""
+    return max(cfg.display_score, cfg.score_threshold)
 
 
 def run_detector(model, dataset: tf.data.Dataset, cfg: ObjectDetectionConfig):
@@ -129,10 +137,15 @@ class ObjectDetection(Task):
             found.append(detector.detect(image))
         return {"components_svc": coco_metrics(truth, found, data.class_names, data.image_shape[:2])}
 
-    def serving_outputs(self, cfg: ObjectDetectionConfig, outputs):
-        """The exported detector returns decoded detections: normalised `boxes` (y0, x0, y1, x1), `scores`,
-        `classes` and `num_detections` per image, next to the raw maps."""
-        return {**outputs, **decode_outputs(outputs, cfg)}
+    def serving_outputs(self, cfg: ObjectDetectionConfig, outputs, summary: dict):
+        """The exported detector returns the detections `predict` shows (score >= `shown_score`): per image
+        `num_detections` (int32) and, padded to `max_detections`, normalised `boxes` (y0, x0, y1, x1), `scores`,
+        `classes` (int32) and `class_names` ("" in the padding); the run's class names are kept in the graph."""
+        detections = decode_outputs(outputs, cfg, score_threshold=shown_score(cfg))
+        names = summary.get("class_names") or [str(i) for i in range(outputs["heatmap"].shape[-1])]
+        valid = tf.range(tf.shape(detections["classes"])[1])[None, :] < detections["num_detections"][:, None]
+        class_names = tf.where(valid, tf.gather(tf.constant([str(n) for n in names]), detections["classes"]), "")
+        return {**detections, "class_names": class_names}
 
     def predict(self, model, cfg: ObjectDetectionConfig, summary: dict, inputs: list[str]) -> list[dict]:
         from apps.object_detection.drawing import draw_boxes
@@ -157,7 +170,7 @@ class ObjectDetection(Task):
         for path, image in zip(inputs, originals):
             resized = tf.image.resize(tf.cast(image, tf.float32), (height, width))[None]
             detections = detect(model, resized, cfg)
-            shown = detections["scores"][0] >= max(cfg.display_score, cfg.score_threshold)
+            shown = detections["scores"][0] >= shown_score(cfg)
             shown[int(detections["num_detections"][0]):] = False
             boxes, scores, classes = (detections[k][0][shown] for k in ("boxes", "scores", "classes"))
             picture = os.path.join(out_dir, f"{os.path.splitext(os.path.basename(path))[0]}.boxes.png")

@@ -26,6 +26,7 @@ from apps.sentiment.model import build_preset_classifier, build_text_classifier,
 from apps.sentiment.spec import SPEC
 from common.datasets import default_data_dir
 from common.errors import UsageError
+from common.export import classifier_outputs
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
@@ -206,6 +207,11 @@ class Sentiment(Task):
         probabilities = model.predict(as_strings(inputs), verbose=0)
         return [{"text": text, "label": class_names[int(p.argmax())], "probability": round(float(p.max()), 4)}
                 for text, p in zip(inputs, probabilities)]
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported classifier (a batch of strings in, `[n]` or `[n, 1]`) returns `probabilities`, `label`
+        (class index) and `class_name` (the run's class names, kept in the graph)."""
+        return classifier_outputs(outputs, summary.get("class_names"))
 
     def benchmark_target(self, metrics: dict):
         if metrics["dataset"] != "vader_movies" or metrics["config"]["model"] != "transformer":

@@ -87,8 +87,10 @@ class CTCLoss(keras.losses.Loss):
         return ops.ctc_loss(labels, y_pred, label_length, logit_length, mask_index=0)
 
 
-def decode(logits, *, strategy: str = "greedy", beam_width: int = 8) -> list[list[int]]:
-    """Label sequences (ids >= 1) of a batch of CTC logits, by greedy or beam-search decoding."""
+def decode_ops(logits, *, strategy: str = "greedy", beam_width: int = 8):
+    """(batch, frames) int32 label ids of a batch of CTC logits, -1 after each sequence's end (backend ops, so
+    the exported model decodes as `decode` does): greedy, or (`strategy="beam"`) a CTC beam search of
+    `beam_width` (on TensorFlow `tf.nn.ctc_beam_search_decoder`)."""
     logits = ops.convert_to_tensor(logits, "float32")
     lengths = ops.full((ops.shape(logits)[0],), ops.shape(logits)[1], dtype="int32")
     if strategy == "greedy":
@@ -96,4 +98,10 @@ def decode(logits, *, strategy: str = "greedy", beam_width: int = 8) -> list[lis
     else:
         decoded, _ = ops.ctc_decode(logits, lengths, strategy="beam_search", beam_width=beam_width, top_paths=1,
                                     mask_index=0)
-    return [[int(i) for i in row if i > 0] for row in np.asarray(decoded)[0]]
+    return decoded[0]
+
+
+def decode(logits, *, strategy: str = "greedy", beam_width: int = 8) -> list[list[int]]:
+    """Label sequences (ids >= 1) of a batch of CTC logits, by greedy or beam-search decoding."""
+    decoded = decode_ops(logits, strategy=strategy, beam_width=beam_width)
+    return [[int(i) for i in row if i > 0] for row in np.asarray(decoded)]

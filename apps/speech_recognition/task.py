@@ -11,7 +11,7 @@ import tensorflow as tf
 from apps.speech_recognition.config import SpeechRecognitionConfig
 from apps.speech_recognition.data import (SpokenDigits, UtteranceData, labels_to_text, load_utterances, pad_batch,
                                           text_to_labels)
-from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode
+from apps.speech_recognition.model import CTCLoss, build_ctc_model, decode, decode_ops
 from apps.speech_recognition.spec import SPEC
 from common.audio import DIGIT_WORDS, SAMPLE_RATE
 from common.audio.real import PocketsphinxUtterances
@@ -202,11 +202,15 @@ class SpeechRecognition(Task):
             records.append(record)
         return records
 
-    def serving_outputs(self, cfg, outputs):
-        """The exported model returns per-frame logits and the greedy CTC decoding (-1 padded label ids)."""
-        lengths = tf.fill([tf.shape(outputs)[0]], tf.shape(outputs)[1])
-        decoded, _ = tf.nn.ctc_greedy_decoder(tf.transpose(outputs, [1, 0, 2]), lengths, blank_index=0)
-        return {"logits": outputs, "labels": tf.sparse.to_dense(decoded[0], default_value=-1)}
+    def serving_outputs(self, cfg: SpeechRecognitionConfig, outputs, summary: dict):
+        """The exported recogniser (16 kHz float audio in, `[n, samples]`, zero-padded) returns `transcript`, the
+        words decoded as `predict` decodes (`decoder`: beam search of `beam_width` by default), the id-to-word
+        mapping kept in the graph, and the per-frame CTC `logits`."""
+        ids = decode_ops(outputs, strategy=cfg.decoder, beam_width=cfg.beam_width)
+        words = ["", *(summary.get("vocabulary") or DIGIT_WORDS)]  # id 0 is the CTC blank, -1 the padding
+        spoken = tf.ragged.boolean_mask(tf.gather(tf.constant(words), tf.clip_by_value(ids, 0, len(words) - 1)),
+                                        (ids > 0) & (ids < len(words)))
+        return {"transcript": tf.strings.reduce_join(spoken, axis=-1, separator=" "), "logits": outputs}
 
     def benchmark_target(self, metrics: dict):
         if metrics["dataset"] != "spoken_digits":

@@ -139,8 +139,8 @@ class StyleTransfer(Task):
         figure = self._comparison_figure(cfg, content, style, optimized, tests, outputs)
         png = figure_to_png(figure)
         write_png(os.path.join(run.plots, "comparison.png"), png)
-        rewind_logs(os.path.join(run.logs, "images"), None)  # once, even where a killed run had written it
-        log_images(run.logs, {"comparison": png}, step=epochs)
+        rewind_logs(os.path.join(run.logs, "test"), None)  # once, even where a killed run had written it
+        log_images(run.logs, {"comparison": png}, step=epochs, split="test")
         save_model(model, run.model)
         shutil.rmtree(run.checkpoints, ignore_errors=True)
         return {

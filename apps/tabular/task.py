@@ -18,7 +18,7 @@ from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessin
 from apps.tabular.spec import SPEC
 from common.datasets.files import read_csv_frame
 from common.errors import UsageError
-from common.export import atomic_write_text
+from common.export import atomic_write_text, classifier_outputs
 from common.hyperparameters import choice, float_range, int_range
 from common.metrics import classification_metrics
 from common.monitoring import confusion_matrix_figure
@@ -286,6 +286,14 @@ class Tabular(Task):
         if cfg.predictions_csv:
             atomic_write_text(cfg.predictions_csv, pd.concat(frames, ignore_index=True).to_csv(index=False))
         return records
+
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported model takes one input per feature column (`[n]` or `[n, 1]`; NaN or "" for a missing
+        cell) and returns, for a classifier, `probabilities`, `label` (class index) and `class_name`; for a
+        regressor `prediction` (`[n]`, in the target's units)."""
+        if summary.get("class_names"):
+            return classifier_outputs(outputs, summary["class_names"])
+        return {"prediction": tf.reshape(outputs, [-1])}
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TabularConfig) -> dict:

@@ -230,6 +230,10 @@ class TextGeneration(Task):
         return {"generations": "\n\n".join(parts)}
 
     # --- serving ----------------------------------------------------------------------------
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported model returns `logits`: next-token logits at every position of the ids given."""
+        return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
     def predict(self, model, cfg: TextGenerationConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """The continuation of each prompt (`-` reads one prompt per line from stdin), sampled with the config's
         settings (`--set temperature=0.5` etc.)."""

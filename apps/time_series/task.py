@@ -292,6 +292,11 @@ class TimeSeriesForecasting(Task):
         return [{"step": i + 1, "time": round(float(times[-1] + (i + 1) * step), 4), "forecast": round(float(v), 4)}
                 for i, v in enumerate(forecast)]
 
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported forecaster takes `window` (the last values of the series) and returns `prediction`, the
+        next steps, as `predict` does."""
+        return {"prediction": outputs}
+
     def benchmark_target(self, metrics: dict):
         if metrics["dataset"] != "sunspots":
             return None

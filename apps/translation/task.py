@@ -186,6 +186,11 @@ class Translation(Task):
                       f"first {max_length} (max_length) and translates those", file=sys.stderr)
         return inputs
 
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported model returns `logits`: next-word logits of one decoding step, from `source` strings
+        (`[n]` or `[n, 1]`) and the `target` ids so far."""
+        return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
     def predict(self, model, cfg: TranslationConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Greedy and beam-search (`beam_size`) translations of each sentence given."""
         sentences = self._sentences(model, inputs, "predict")
