@@ -100,10 +100,15 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
         if name == "predict":
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
-            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model or RUN/preset)")
-            action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
-                                help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
-                                     "model is a KerasHub task, e.g. trained with --preset)")
+            action.add_argument("--path", default="", help="output folder or file (default: RUN/saved_model, "
+                                "RUN/model.tflite, RUN/model.onnx, RUN/export.keras or RUN/preset)")
+            action.add_argument("--format", default="saved_model", choices=EXPORT_FORMATS,
+                                help="saved_model (default); tflite (builtin ops) or onnx (needs the [onnx] extra): "
+                                     "the model's raw outputs, checked against Keras to 1e-4; keras: a copy of "
+                                     "the .keras file; preset: a KerasHub preset folder (runs whose model is a "
+                                     "KerasHub task, e.g. trained with --preset); see docs/export_formats.md")
+            action.add_argument("--batch-size", type=int, default=None,
+                                help="tflite, onnx: a fixed batch size (default: any; TFLite: 1 for recurrent models)")
     serve = actions.add_parser(
         "serve", help="an HTTP JSON endpoint on the run's SavedModel (TensorFlow Serving's REST predict API)",
         description="Serves RUN/saved_model (exported first if the run has none) with TensorFlow Serving's REST "
@@ -115,7 +120,6 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
     serve.add_argument("--port", type=int, default=8501, help="port (default: 8501, TF Serving's REST port; 0: any free one)")
     serve.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024, metavar="N",
                        help="larger request bodies get HTTP 413 (default: 33554432, 32 MiB)")
-EXPORT_FORMATS = ("saved_model", "tflite", "onnx", "keras", "preset")
     for name, text in getattr(spec, "actions", ()):  # the application's own actions on a finished run
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
