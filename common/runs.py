@@ -7,7 +7,7 @@
     DIR/checkpoints/     best.keras, backup/ (BackupAndRestore state while a run is unfinished)
     DIR/plots/*.png      confusion matrix, forecast, ...
     DIR/training_log.csv one row per epoch (CSVLogger)
-    DIR/saved_model/     written by `export`
+    DIR/saved_model/     written by `export`; DIR/model.tflite, model.onnx, export.keras, preset/ by its other --format
     DIR/.lock            held by the one process using the run dir (`RunDir.lock`); gone when it ends
 """
 
@@ -29,8 +29,9 @@ from common.errors import UsageError
 
 # Everything a run, a search or an action writes into its directory: what `--overwrite` clears.
 RUN_ENTRIES = ("config.json", "metrics.json", "model.keras", "training_log.csv", "logs", "checkpoints", "plots",
-               "saved_model", "preset", "examples", "predictions", "generated", "images", "tables.md", "optimize_losses.csv",
-               "tuning", "best_config.json", "tuning_summary.json", ".workers")
+               "saved_model", "preset", "model.tflite", "model.onnx", "export.keras", "examples", "predictions",
+               "generated", "images", "tables.md", "optimize_losses.csv", "tuning", "best_config.json",
+               "tuning_summary.json", ".workers")
 LOCK_NAME = ".lock"
 
 

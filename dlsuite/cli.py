@@ -5,7 +5,7 @@
                          [--config FILE] [--set key=value ...] [--output-dir DIR] [--overwrite]
     dlsuite APP evaluate --run DIR [--dataset D]
     dlsuite APP predict  --run DIR INPUT ...
-    dlsuite APP export   --run DIR [--path OUT] [--format saved_model|preset]
+    dlsuite APP export   --run DIR [--path OUT] [--format saved_model|tflite|onnx|keras|preset] [--batch-size N]
     dlsuite APP serve    --run DIR [--host H] [--port P] [--max-request-bytes N]   (TF Serving's REST API)
     dlsuite APP tune     [--tuner random|bayesian|hyperband] [--max-trials N] [train options]
     dlsuite APP config   (prints every config field with its default and help)
@@ -34,6 +34,7 @@ from dlsuite.registry import SPECS, embedded_datasets, get_app, get_spec
 from dlsuite.startup import quiet_tensorflow_start
 
 ACTIONS = ("train", "evaluate", "predict", "export", "serve", "tune", "config")
+EXPORT_FORMATS = ("saved_model", "tflite", "onnx", "keras", "preset")
 
 
 def _add_train_options(parser: argparse.ArgumentParser, spec=None) -> None:
@@ -89,7 +90,7 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
     tune.add_argument("--overwrite", action="store_true",
                       help="replace what the output dir holds (a training run, or a search with other settings)")
     for name, text in (("evaluate", "test metrics of a trained run"), ("predict", "predict with a trained run"),
-                       ("export", "export a trained run as a SavedModel for serving")):
+                       ("export", "export a trained run: SavedModel, TFLite, ONNX, .keras or KerasHub preset")):
         action = actions.add_parser(name, help=text)
         action.add_argument("--run", "--output-dir", dest="run", required=True, help="a finished run directory")
         if name in ("evaluate", "predict"):
@@ -99,10 +100,15 @@ def _add_actions(parser: argparse.ArgumentParser, spec=None) -> None:
         if name == "predict":
             action.add_argument("inputs", nargs="*", help="inputs (image files; for time series, nothing or a CSV)")
         if name == "export":
-            action.add_argument("--path", default="", help="output folder (default: RUN/saved_model or RUN/preset)")
-            action.add_argument("--format", default="saved_model", choices=("saved_model", "preset"),
-                                help="saved_model (default), or preset: a KerasHub preset folder (runs whose "
-                                     "model is a KerasHub task, e.g. trained with --preset)")
+            action.add_argument("--path", default="", help="output folder or file (default: RUN/saved_model, "
+                                "RUN/model.tflite, RUN/model.onnx, RUN/export.keras or RUN/preset)")
+            action.add_argument("--format", default="saved_model", choices=EXPORT_FORMATS,
+                                help="saved_model (default); tflite (builtin ops) or onnx (needs the [onnx] extra): "
+                                     "the model's raw outputs, checked against Keras to 1e-4; keras: a copy of "
+                                     "the .keras file; preset: a KerasHub preset folder (runs whose model is a "
+                                     "KerasHub task, e.g. trained with --preset); see docs/export_formats.md")
+            action.add_argument("--batch-size", type=int, default=None,
+                                help="tflite, onnx: a fixed batch size (default: any; TFLite: 1 for recurrent models)")
     serve = actions.add_parser(
         "serve", help="an HTTP JSON endpoint on the run's SavedModel (TensorFlow Serving's REST predict API)",
         description="Serves RUN/saved_model (exported first if the run has none) with TensorFlow Serving's REST "
@@ -267,11 +273,12 @@ def _use_run(task, args) -> int:
         if output is not None:  # None: the action printed as it went (an interactive loop)
             print(output)
         return 0
-    path = serving.export_run(task, args.run, args.path, args.format)
-    if args.format == "preset":
-        print(f"KerasHub preset written to {path} (keras_hub.models.*.from_preset)")
-    else:
-        print(f"SavedModel written to {path} (signature: serving_default)")
+    path = serving.export_run(task, args.run, args.path, args.format, args.batch_size)
+    print({"preset": f"KerasHub preset written to {path} (keras_hub.models.*.from_preset)",
+           "keras": f"Keras model written to {path} (keras.saving.load_model)",
+           "tflite": f"TFLite model written to {path} (builtin ops; outputs within 1e-4 of the Keras model)",
+           "onnx": f"ONNX model written to {path} (onnx.checker passed; onnxruntime outputs within 1e-4 of the "
+                   "Keras model)"}.get(args.format, f"SavedModel written to {path} (signature: serving_default)"))
     return 0
 
 
