@@ -83,9 +83,21 @@ def direct(saved, **inputs) -> dict:
     return {k: v.numpy() for k, v in saved.signatures["serving_default"](**inputs).items()}
 
 
-def only(outputs: dict):
-    assert len(outputs) == 1
-    return next(iter(outputs.values()))
+def probabilities(outputs: dict):
+    """A classifier export's named outputs (probabilities, label, class_name): its probabilities."""
+    assert set(outputs) == {"probabilities", "label", "class_name"}, outputs
+    return outputs["probabilities"]
+
+
+def answered(answer: dict, key: str, expected: dict) -> None:
+    """A classifier's answer, in row ("predictions": a dict per instance) or columnar ("outputs") format, equals
+    the SavedModel's own outputs."""
+    rows = answer[key] if key == "predictions" else [dict(zip(answer[key], values))
+                                                      for values in zip(*answer[key].values())]
+    np.testing.assert_allclose(np.array([r["probabilities"] for r in rows]), expected["probabilities"],
+                               rtol=1e-5, atol=1e-6)
+    assert [r["label"] for r in rows] == expected["label"].tolist()
+    assert [r["class_name"] for r in rows] == [n.decode() for n in expected["class_name"]]
 
 
 def test_image_classification_status_metadata_and_predictions(runs):
@@ -103,10 +115,12 @@ def test_image_classification_status_metadata_and_predictions(runs):
                                                         "version": "1"}
         image = signature["inputs"]["image"]
         assert image["dtype"] == "DT_FLOAT" and [d["size"] for d in image["tensor_shape"]["dim"]] == ["-1", "8", "8", "1"]
-        assert all(o["dtype"] == "DT_FLOAT" for o in signature["outputs"].values())
+        assert {k: o["dtype"] for k, o in signature["outputs"].items()} == {
+            "probabilities": "DT_FLOAT", "label": "DT_INT64", "class_name": "DT_STRING"}
 
         batch = np.stack([x for x, _ in load_images("digits").test.take(4).as_numpy_iterator()]).astype(np.float32)
-        expected = only(direct(saved, image=tf.constant(batch)))
+        expected = direct(saved, image=tf.constant(batch))
+        probabilities(expected)
         for request, key in (({"instances": batch.tolist()}, "predictions"),
                              ({"instances": [{"image": x} for x in batch.tolist()]}, "predictions"),
                              ({"inputs": batch.tolist()}, "outputs"),
@@ -114,7 +128,7 @@ def test_image_classification_status_metadata_and_predictions(runs):
                              ({"instances": batch[..., 0].tolist()}, "predictions")):  # 8x8 for 8x8x1
             status, answer, _ = call(f"{base}:predict", request)
             assert status == 200 and list(answer) == [key], answer
-            np.testing.assert_allclose(np.array(answer[key]), expected, rtol=1e-5, atol=1e-6)
+            answered(answer, key, expected)
         with urllib.request.urlopen(f"{url}/", timeout=30) as response:  # the try-it page
             assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
             page = response.read().decode()
@@ -124,14 +138,15 @@ def test_image_classification_status_metadata_and_predictions(runs):
 def test_sentiment_takes_strings_and_b64(runs):
     with serving(os.path.join(runs["sentiment"], "saved_model"), "sentiment") as (url, saved):
         texts = ["the film was great", "dull and clumsy", "héllo wonderful"]
-        expected = only(direct(saved, text=tf.constant([[t] for t in texts])))
+        expected = direct(saved, text=tf.constant([[t] for t in texts]))
+        probabilities(expected)
         b64 = [{"b64": base64.b64encode(t.encode()).decode()} for t in texts]
         for request, key in (({"instances": texts}, "predictions"), ({"instances": b64}, "predictions"),
                              ({"instances": [[t] for t in texts]}, "predictions"),
                              ({"inputs": {"text": texts}}, "outputs")):
             status, answer, _ = call(f"{url}/v1/models/sentiment:predict", request)
             assert status == 200, answer
-            np.testing.assert_allclose(np.array(answer[key]), expected, rtol=1e-5, atol=1e-6)
+            answered(answer, key, expected)
 
 
 def test_tabular_takes_one_input_per_column_with_missing_cells(runs):
@@ -142,13 +157,14 @@ def test_tabular_takes_one_input_per_column_with_missing_cells(runs):
         tensors = {k: tf.constant([[np.nan if v is None else float(v)] for v in vs], tf.float32)
                    for k, vs in columns.items() if k != "colour"}
         tensors["colour"] = tf.constant([[c] for c in columns["colour"]])
-        expected = only(direct(saved, **tensors))
+        expected = direct(saved, **tensors)
+        probabilities(expected)
         status, answer, _ = call(f"{url}/v1/models/tabular:predict", {"instances": rows})
         assert status == 200, answer
-        np.testing.assert_allclose(np.array(answer["predictions"]), expected, rtol=1e-5, atol=1e-6)
+        answered(answer, "predictions", expected)
         status, answer, _ = call(f"{url}/v1/models/tabular:predict", {"inputs": columns})
         assert status == 200, answer
-        np.testing.assert_allclose(np.array(answer["outputs"]), expected, rtol=1e-5, atol=1e-6)
+        answered(answer, "outputs", expected)
 
         def error(body, raw=None):
             status, answer, _ = call(f"{url}/v1/models/tabular:predict", body, raw=raw)
@@ -303,7 +319,8 @@ def test_serve_command_exports_answers_and_stops_on_sigterm(runs, tmp_path):
         base = line.split()[3]
         row = {"colour": "green", "width": 9.0, "height": 18.0, "grade": 3, "size": 27.0}
         status, answer, _ = call(f"{base}/v1/models/tabular:predict", {"instances": [row]})
-        assert status == 200 and len(answer["predictions"]) == 1 and len(answer["predictions"][0]) == 2
+        assert status == 200 and len(answer["predictions"]) == 1 and len(answer["predictions"][0]["probabilities"]) == 2
+        assert answer["predictions"][0]["class_name"] in ("small", "large")
         assert os.path.isfile(os.path.join(run, "saved_model", "saved_model.pb"))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
