@@ -226,3 +226,26 @@ def test_detector_serves_the_detections_predict_shows_with_their_class_names():
     labels = [names[c] for c in found["classes"][0].numpy()[shown]]
     assert [x.decode() for x in served["class_names"][0].numpy()] == labels + [""] * (cfg.max_detections - 3)
 
+
+
+def test_policies_generators_and_stylisers_export_named_outputs(tmp_path):
+    """rl exports `action` (DQN with `q_values`, PPO with `logits` and `value`), gan `images`, style_transfer
+    `image`: no `output_0` left."""
+    from apps.rl.networks import build_actor_critic, build_q_network
+    from common.export import export_saved_model
+    from dlsuite.registry import get_app
+
+    rl = get_app("rl")
+    obs = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    for agent, model, names in (("dqn", build_q_network(4, 2, hidden=8), {"action", "q_values"}),
+                                ("ppo", build_actor_critic(4, 2, hidden=8), {"action", "logits", "value"})):
+        cfg = rl.config_class(agent=agent)
+        path = export_saved_model(model, str(tmp_path / agent), postprocess=lambda out: rl.serving_outputs(cfg, out, {}))
+        served = tf.saved_model.load(path).signatures["serving_default"]
+        out = served(**{model.inputs[0].name.split(":")[0]: tf.constant(obs)})
+        assert set(out) == names
+        scores = out["q_values"] if agent == "dqn" else out["logits"]
+        assert out["action"].numpy().tolist() == np.argmax(scores.numpy(), axis=-1).tolist()
+    gan, style = get_app("gan"), get_app("style_transfer")
+    assert set(gan.serving_outputs(None, tf.zeros([1, 2]), {})) == {"images"}
+    assert set(style.serving_outputs(None, tf.zeros([1, 2]), {})) == {"image"}

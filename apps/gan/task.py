@@ -217,6 +217,11 @@ class GANTask(ImageClassification):
         return {"samples": sample_grid_figure(images, cfg.samples_per_class, title, names)}
 
     # --- using a run ------------------------------------------------------------------------
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported generator (noise, and for the conditional GAN labels, in) returns `images` in pixel range
+        0..255."""
+        return {"images": outputs}
+
     def predict(self, model, cfg, summary: dict, inputs: list[str]) -> list[dict]:
         raise UsageError("a GAN has nothing to predict; write images with: dlsuite gan generate --run DIR --count N "
                          "[--label CLASS]")

@@ -113,6 +113,22 @@ class RL(Task):
             records.append({"observation": obs.tolist(), "action": np.asarray(action).tolist()})
         return records
 
+    def serving_outputs(self, cfg: RLConfig, outputs, summary: dict):
+        """The exported policy (a batch of observations in) returns `action`, the greedy action `predict` gives,
+        with what it was chosen from: DQN `q_values`; PPO `logits` and `value`; AlphaZero (a board in)
+        `policy` logits over moves and `value`. SAC's served model is its deterministic action already."""
+        import tensorflow as tf
+
+        if cfg.agent == "sac":
+            return {"action": outputs}
+        if cfg.agent == "alphazero":
+            policy, value = outputs
+            return {"policy": policy, "value": value}
+        if cfg.agent == "ppo":
+            logits, value = outputs
+            return {"action": tf.argmax(logits, axis=-1), "logits": logits, "value": value}
+        return {"action": tf.argmax(outputs, axis=-1), "q_values": outputs}
+
     # --- play --------------------------------------------------------------------------------
     def run_action(self, name, model, cfg: RLConfig, summary, args) -> str:
         if cfg.agent != "alphazero":

@@ -254,6 +254,10 @@ class StyleTransfer(Task):
         return fig
 
     # --- serving ------------------------------------------------------------------------------
+    def serving_outputs(self, cfg, outputs, summary: dict):
+        """The exported fast network (images in pixel range, any size) returns the stylised `image`s, 0..255."""
+        return {"image": outputs}
+
     def predict(self, model, cfg: StyleTransferConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Stylises each image (a path or a scikit-image name) with the run's fast network; writes
         RUN/predictions/NAME_stylized.png and reports its losses on the run's extractor."""
