@@ -84,13 +84,14 @@ def xla_blockers(model: keras.Model) -> str:
     """The layers (by class, with how many) that keep `model` from compiling with XLA, as one phrase."""
     from tensorflow.python.framework.config import is_op_determinism_enabled  # what Keras itself checks
 
-    if is_op_determinism_enabled():
-        return "deterministic ops (--set deterministic=true)"
     counts: dict[str, int] = {}
     for layer in model._flatten_layers(include_self=False):
         if not getattr(layer, "supports_jit", True):
             counts[type(layer).__name__] = counts.get(type(layer).__name__, 0) + 1
-    return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in counts.items()) or "its layers"
+    blockers = [f"{name} ×{n}" if n > 1 else name for name, n in counts.items()]
+    if is_op_determinism_enabled():  # process-wide once a run has asked for it
+        blockers.append("deterministic ops (deterministic=true)")
+    return ", ".join(blockers) or "its layers"
 
 
 def steps_for(num_examples: int, batch_size: int) -> int:
