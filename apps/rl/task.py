@@ -16,8 +16,8 @@ EVAL_SEED = 1_000_000  # evaluation episodes start from seeds no training episod
 ACROBOT_PPO = {"agent": "ppo", "dataset": "Acrobot-v1", "n_envs": 16, "n_steps": 256, "gamma": 0.99,
                "gae_lambda": 0.94, "ppo_epochs": 4, "batch_size": 256, "total_steps": 200_000,
                "checkpoint_every": 20_000}
-# Connect four within a CPU budget of minutes: far fewer games than it takes to beat MCTS-200
-CONNECT_FOUR = {"agent": "alphazero", "dataset": "connect_four", "total_steps": 150, "simulations": 40,
+# Connect four within a CPU budget of about 15 minutes: fewer games than it takes to beat MCTS-200
+CONNECT_FOUR = {"agent": "alphazero", "dataset": "connect_four", "total_steps": 2000, "simulations": 40,
                 "eval_episodes": 40, "checkpoint_every": 2500}
 
 
