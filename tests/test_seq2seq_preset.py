@@ -91,17 +91,18 @@ def test_a_bart_preset_translates_and_exports(cli, tmp_path, bart):
 
 @pytest.mark.slow
 def test_a_bart_preset_chats(cli, tmp_path, bart):
+    dialogs = write_tsv(tmp_path / "dialogs.tsv", toy_pairs()[::2])  # mechanics only: 50 pairs as dialogs
     run = tmp_path / "run"
-    code, out, err = cli("chatbot", "train", "--preset", bart, "--output-dir", run, *PRESET_CLI,
-                         "--set", "max_train_samples=32", "--set", "eval_sentences=6")
+    code, out, err = cli("chatbot", "train", "--dataset", dialogs, "--preset", bart, "--output-dir", run,
+                         *PRESET_CLI, "--set", "eval_sentences=4")
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert {"bleu", "bleu_beam", "bleu_fallback", "perplexity", "token_perplexity", "fallback_threshold"} <= \
         set(metrics["test"])
-    assert set(metrics["baselines"]) == {"retrieval", "unigram"} and metrics["test"]["sentences"] == 6
-    code, out, err = cli("chatbot", "chat", "--run", run, "--fallback", "off", "Hello", "What is AI?")
+    assert set(metrics["baselines"]) == {"retrieval", "unigram"} and metrics["test"]["sentences"] == 4
+    code, out, err = cli("chatbot", "chat", "--run", run, "--fallback", "off", "Der Hund ist groß.", "Hallo")
     assert code == 0 and len(out.rstrip("\n").split("\n")) == 2, err
-    code, out, err = cli("chatbot", "predict", "--run", run, "Hello")
+    code, out, err = cli("chatbot", "predict", "--run", run, "Die Katze ist müde.")
     record = json.loads(out.strip().splitlines()[0])
     assert code == 0 and record["from"] in ("model", "retrieval") and "confidence" in record, err
 
