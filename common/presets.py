@@ -54,7 +54,8 @@ def check_local_preset(preset: str, *, tokenizer: bool = True) -> dict:
     text presets); UsageError if it is not one."""
     if not os.path.exists(preset):
         raise UsageError(f"preset {preset!r} is neither a local folder nor a KerasHub preset name "
-                         f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets / ImageClassifier.presets)")
+                         f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets / Seq2SeqLM.presets / "
+                         f"ImageClassifier.presets)")
     if not os.path.isdir(preset):
         raise UsageError(f"preset {preset} is a file; a preset is a folder written by save_to_preset")
     missing = [name for name in ("config.json", "metadata.json", *(("tokenizer.json",) if tokenizer else ())) if
@@ -202,7 +203,8 @@ def _kind_of(hub, class_name: str):
     found = getattr(hub.models, class_name, None)
     if not isinstance(found, type):
         return None
-    for base in (hub.models.TextClassifier, hub.models.CausalLM, hub.models.Seq2SeqLM, hub.models.MaskedLM,
+    # Seq2SeqLM before CausalLM: KerasHub's Seq2SeqLM subclasses CausalLM.
+    for base in (hub.models.TextClassifier, hub.models.Seq2SeqLM, hub.models.CausalLM, hub.models.MaskedLM,
                  hub.models.ImageClassifier):
         if issubclass(found, base):
             return base
@@ -210,10 +212,13 @@ def _kind_of(hub, class_name: str):
 
 
 def _task_exists(hub, task_class, backbone_name: str) -> bool:
-    """Whether KerasHub has a subclass of `task_class` for the backbone class `backbone_name`."""
+    """Whether KerasHub has a subclass of `task_class` for the backbone class `backbone_name` (for a CausalLM,
+    not a Seq2SeqLM, which KerasHub derives from CausalLM but which needs source and target texts)."""
     pending = [task_class]
     while pending:
         cls = pending.pop()
+        if issubclass(cls, hub.models.Seq2SeqLM) and not issubclass(task_class, hub.models.Seq2SeqLM):
+            continue
         backbone_cls = getattr(cls, "backbone_cls", None)
         if backbone_cls is not None and backbone_cls.__name__ == backbone_name:
             return True
@@ -257,4 +262,26 @@ def export_preset(model: keras.Model, path: str) -> str:
         raise UsageError(f"the run's KerasHub task {type(task).__name__} has no preprocessor to save with it")
     with atomic_directory(path, prefix=".tmp-preset-") as tmp:
         task.save_to_preset(tmp)
+        _keep_sequence_lengths(task.preprocessor, tmp)
     return path
+
+
+def _keep_sequence_lengths(preprocessor, folder: str) -> None:
+    """Writes a `Seq2SeqLMPreprocessor`'s encoder and decoder lengths into the preset's preprocessor config
+    (preprocessor.json, and task.json's copy, which `Seq2SeqLM.from_preset` reads), where KerasHub left them
+    out (its `get_config` does not return them in 0.32), so `from_preset` packs the texts as the fine-tuned
+    task did instead of to 1024 tokens."""
+    if not isinstance(preprocessor, _hub().models.Seq2SeqLMPreprocessor):
+        return
+    lengths = {name: int(getattr(preprocessor, name)) for name in ("encoder_sequence_length",
+                                                                    "decoder_sequence_length")}
+    for name, nested in (("preprocessor.json", ()), ("task.json", ("config", "preprocessor"))):
+        saved = _preset_json(folder, name)
+        config = saved
+        for key in nested:
+            config = config.get(key) if isinstance(config, dict) else None
+        if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+            continue
+        config["config"].update(lengths)
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            json.dump(saved, fh, indent=4)

@@ -4,6 +4,7 @@
     dlsuite chatbot train --set model=transformer              # Transformer encoder-decoder
     dlsuite chatbot train --language german                    # another language folder of the corpus
     dlsuite chatbot train --dataset dialog.tsv                 # your own context<TAB>reply lines (UTF-8)
+    dlsuite chatbot train --preset DIR                         # fine-tune a KerasHub Seq2SeqLM preset (BART, T5)
     dlsuite chatbot chat --run DIR                             # terminal loop; 'quit' or Ctrl-D ends
     printf 'Hello\\nWhat is AI?\\n' | dlsuite chatbot chat --run DIR --fallback off   # one reply per line
     dlsuite chatbot chat --run DIR --beam-size 4 "Hello"       # replies to the messages given
@@ -40,6 +41,9 @@ TF-IDF retrieval baseline. The context is the previous turn only.
   and fallback replies against the reference replies (vs retrieval), and the validation BLEU
   that chose the threshold. TensorBoard's Text tab (and `DIR/examples/replies.md`) shows
   contexts with reference, greedy (with confidence), beam and retrieval replies.
+* Preset (`--preset`): a KerasHub `Seq2SeqLM` fine-tuned on the pairs as translation fine-tunes one
+  (`common/seq2seq/preset.py`); its confidence is the mean log-probability of its reply's own tokens, so
+  the fallback works the same way.
 * Bad input, each one line and exit code 2: an empty message or stdin line, text that is not
   UTF-8, an unknown language, a model file whose vocabularies differ from the ones its run
   recorded (metrics.json keeps their digest), evaluation data whose words the vocabularies mostly

@@ -32,8 +32,8 @@ def parse_fallback(value: str) -> float | None:
 
 @dataclass
 class ChatbotConfig(TrainConfig):
-    """An encoder–decoder (translation's Transformer or GRU/LSTM with attention) trained on (context, reply)
-    pairs, with a retrieval fallback; see `dlsuite chatbot config`."""
+    """An encoder–decoder (translation's Transformer or GRU/LSTM with attention, or a KerasHub `Seq2SeqLM` preset)
+    trained on (context, reply) pairs, with a retrieval fallback; see `dlsuite chatbot config`."""
 
     dataset: str = option("chatterbot_corpus", "Dialog pairs: chatterbot_corpus (the chatterbot-corpus wheel, "
                                                "offline), a TSV file of context<TAB>reply lines, or tfds:NAME with "
@@ -48,6 +48,12 @@ class ChatbotConfig(TrainConfig):
     model: str = option("rnn", "Model family (common.seq2seq.model): a Transformer encoder-decoder, or an RNN "
                                "encoder-decoder with attention (cell, bidirectional, attention).",
                         choices=("transformer", "rnn"))
+    preset: str = option("", "A KerasHub Seq2SeqLM preset (BART, T5, ...) to fine-tune instead of `model`: a local "
+                             "folder written by save_to_preset, or a KerasHub name (bart_base_en, t5_small_multi, ...) "
+                             "/ kaggle:// / hf:// handle (needs internet). Its tokenizer replaces the word "
+                             "vocabularies; max_length still leaves out longer training pairs (in words), beam_size "
+                             "and fallback apply, the model-shape fields, max_tokens, min_count, label_smoothing and "
+                             "length_penalty do not.", flag=True)
     max_tokens: int = option(4000, "Vocabulary size of contexts and of replies (special tokens included), from the "
                                    "training split only; rarer words become [UNK].", min=5)
     min_count: int = option(1, "Words seen fewer times in the training split become [UNK].", min=1)
@@ -85,6 +91,6 @@ class ChatbotConfig(TrainConfig):
             raise UsageError(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
-        if self.model == "transformer" and self.embed_dim % self.heads:
+        if not self.preset and self.model == "transformer" and self.embed_dim % self.heads:
             raise UsageError(f"embed_dim={self.embed_dim} must be a multiple of heads={self.heads}")
         parse_fallback(self.fallback)

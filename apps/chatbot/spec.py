@@ -23,8 +23,9 @@ def add_action_arguments(name: str, parser) -> None:
 
 SPEC = AppSpec(
     name="chatbot",
-    description=("generative dialog: Transformer or GRU/LSTM encoder-decoder with attention on (context, reply) "
-                 "pairs, beam search, TF-IDF retrieval fallback; perplexity, BLEU/chrF vs retrieval"),
+    description=("generative dialog: Transformer or GRU/LSTM encoder-decoder with attention, or a KerasHub "
+                 "Seq2SeqLM preset (--preset), on (context, reply) pairs, beam search, TF-IDF retrieval fallback; "
+                 "perplexity, BLEU/chrF vs retrieval"),
     config_class=ChatbotConfig,
     task="apps.chatbot.task:Chatbot",
     models=("rnn", "transformer"),

@@ -1,5 +1,6 @@
-"""Chatbot: translation's encoder–decoders trained on (context, reply) pairs, decoded incrementally, with a
-TF-IDF retrieval fallback where the model is unsure; perplexity and reply BLEU/chrF against retrieval."""
+"""Chatbot: translation's encoder–decoders (or a KerasHub `Seq2SeqLM` preset) trained on (context, reply) pairs,
+decoded incrementally, with a TF-IDF retrieval fallback where the model is unsure; perplexity and reply BLEU/chrF
+against retrieval."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class Chatbot(Translation):
         summary = {"sizes": data.sizes, "dataset": data.name, "context_vocabulary_size": len(data.source_vocabulary),
                    "reply_vocabulary_size": len(data.target_vocabulary),
                    "vocabulary_digest": vocabulary_digest(data.source_vocabulary, data.target_vocabulary),
-                   "long_training_pairs_left_out": data.left_out}
+                   "long_training_pairs_left_out": data.left_out, **self._preset_summary(data)}
         if getattr(data, "fallback_threshold", None) is not None:  # chosen by `evaluate`
             summary["fallback_threshold"] = data.fallback_threshold
         return summary
@@ -107,9 +108,16 @@ class Chatbot(Translation):
 
     def evaluate(self, model, cfg: ChatbotConfig, data: ParallelData, inputs) -> dict:
         """Teacher-forced perplexity on the test replies; BLEU and chrF of greedy, beam-search and fallback replies."""
-        coverage = self._check_vocabulary(model, data)
-        metrics = teacher_forced_scores(model, data.sources["test"], data.targets["test"])
-        replier = IncrementalReplier(model)
+        preset = self._preset_translator(model, cfg)
+        if preset is None:
+            coverage = self._check_vocabulary(model, data)
+            metrics = teacher_forced_scores(model, data.sources["test"], data.targets["test"])
+            replier = IncrementalReplier(model)
+        else:  # a preset: perplexity per word token, its own tokens' beside it (`common.seq2seq.preset`)
+            from common.seq2seq.preset import preset_scores
+
+            coverage, replier = {}, preset
+            metrics = preset_scores(model, data.sources["test"], data.targets["test"], cfg.batch_size)
         threshold, validation = self._threshold(cfg, data, replier)
         contexts, references = self._test_sentences(cfg, data)
         start = time.perf_counter()
@@ -123,7 +131,7 @@ class Chatbot(Translation):
         data.fallback_threshold = threshold if math.isfinite(threshold) else ("off" if threshold < 0 else "always")
         scores, beam_scores = translation_scores(greedy, references), translation_scores(beam, references)
         fallback_scores = translation_scores(fallback, references)
-        long = sum(len(tokens) > replier.max_length for tokens in tokenize(contexts))
+        long = sum(length > replier.max_length for length in self._context_lengths(replier, contexts))
         return {**scores, "bleu_beam": beam_scores["bleu"], "chrf_beam": beam_scores["chrf"],
                 "bleu_fallback": fallback_scores["bleu"], "chrf_fallback": fallback_scores["chrf"],
                 "fallback_threshold": data.fallback_threshold,
@@ -151,7 +159,7 @@ class Chatbot(Translation):
         pick = list(range(0, len(data.sources[split]), step))[: cfg.examples]
         contexts = [data.sources[split][i] for i in pick]
         references = [data.targets[split][i] for i in pick]
-        replier = IncrementalReplier(model)
+        replier = self._preset_translator(model, cfg) or IncrementalReplier(model)
         greedy, confidence = replier.replies(contexts)
         if split != "test":  # during training: greedy only, to keep the epochs short
             rows = ["| context | reference | greedy (confidence) |", "|---|---|---|"]
@@ -167,19 +175,31 @@ class Chatbot(Translation):
                  for c, r, g, s, b, t in zip(contexts, references, greedy, confidence, beam, retrieved)]
         return {"replies": "\n".join(rows)}
 
+    @staticmethod
+    def _context_lengths(replier, contexts: list[str]) -> list[int]:
+        """Tokens of each context as the model reads them: a preset's own, else the suite's words."""
+        if hasattr(replier, "source_lengths"):
+            return replier.source_lengths(contexts)
+        return [len(tokens) for tokens in tokenize(contexts)]
+
     # --- serving ----------------------------------------------------------------------------
     def _check_model(self, model, summary: dict) -> None:
-        """A UsageError where the model's vocabularies are not the ones its run recorded (a model file swapped)."""
+        """A UsageError where the model's vocabularies are not the ones its run recorded (a model file swapped);
+        a preset's model has its own tokenizer, not these vocabularies."""
+        from common.seq2seq.preset import is_seq2seq_lm
+
+        if is_seq2seq_lm(model):
+            return
         recorded = summary.get("vocabulary_digest")
         actual = vocabulary_digest(*model_vocabularies(model))
         if recorded and recorded != actual:
             raise UsageError(f"the model's vocabulary (digest {actual}) does not match the one its run recorded in "
                              f"metrics.json (digest {recorded}): model.keras comes from another run or data")
 
-    def _messages(self, model, messages: list[str], where: str, first: int = 1) -> list[str]:
+    def _messages(self, model, messages: list[str], where: str, first: int = 1, preset=None) -> list[str]:
         """Checks messages (not empty, UTF-8) and warns on stderr about ones longer than the model's context;
-        `where` and the numbers from `first` name them in the messages."""
-        max_length = model_max_length(model)
+        `where` and the numbers from `first` name them in the messages (`preset`: a preset's `PresetTranslator`,
+        which counts its own tokens)."""
         for number, text in enumerate(messages, start=first):
             try:
                 text.encode("utf-8")
@@ -187,6 +207,13 @@ class Chatbot(Translation):
                 raise UsageError(f"{where} {number} is not UTF-8 text") from None
             if not text.strip():
                 raise UsageError(f"{where} {number} is empty: give some text to reply to")
+        if preset is not None:
+            for number, length in enumerate(preset.source_lengths(messages), start=first):
+                if length > preset.max_length:
+                    print(f"dlsuite: warning: {where} {number} has {length} tokens of the preset; it reads only the "
+                          f"first {preset.max_length} and replies to those", file=sys.stderr)
+            return messages
+        max_length = model_max_length(model)
         for number, tokens in enumerate(tokenize(messages), start=first):
             if len(tokens) > max_length:
                 print(f"dlsuite: warning: {where} {number} has {len(tokens)} tokens; the model reads only the first "
@@ -196,7 +223,7 @@ class Chatbot(Translation):
     def _responder(self, model, cfg: ChatbotConfig, summary: dict, beam_size: int, fallback: str | None):
         """A function from messages to (replies, confidences, used-retrieval flags)."""
         self._check_model(model, summary)
-        replier = IncrementalReplier(model)
+        replier = self._preset_translator(model, cfg) or IncrementalReplier(model)
         threshold = parse_fallback(fallback) if fallback is not None else summary.get("fallback_threshold", "off")
         if threshold is None:  # "auto" outside training: the run's measured threshold
             threshold = summary.get("fallback_threshold", "off")
@@ -224,7 +251,8 @@ class Chatbot(Translation):
             inputs = read_lines(sys.stdin)
         if not inputs:
             raise UsageError('predict needs messages: dlsuite chatbot predict --run DIR "Hello" (or - for stdin lines)')
-        messages = self._messages(model, inputs, "message")
+        preset = self._preset_translator(model, cfg)
+        messages = self._messages(model, inputs, "message", preset=preset)
         replies, confidence, retrieved = self._responder(model, cfg, summary, cfg.beam_size, None)(messages)
         return [{"message": m, "reply": r, "confidence": round(float(s), 4), "from": "retrieval" if f else "model"}
                 for m, r, s, f in zip(messages, replies, confidence, retrieved)]
@@ -234,9 +262,10 @@ class Chatbot(Translation):
         comes (then None: nothing is left to print)."""
         if args.beam_size < 1:
             raise UsageError(f"--beam-size must be >= 1, got {args.beam_size}")
+        preset = self._preset_translator(model, cfg)
         if args.messages:
             respond = self._responder(model, cfg, summary, args.beam_size, args.fallback)
-            return "\n".join(respond(self._messages(model, args.messages, "message"))[0])
+            return "\n".join(respond(self._messages(model, args.messages, "message", preset=preset))[0])
         stdin = sys.stdin
         interactive = stdin.isatty()
         respond = self._responder(model, cfg, summary, args.beam_size, args.fallback)
@@ -249,7 +278,7 @@ class Chatbot(Translation):
             if interactive and not text.strip():
                 print("(empty message: type some text, or quit)", file=sys.stderr)
                 continue
-            reply = respond(self._messages(model, [text], "line", first=number))[0][0]
+            reply = respond(self._messages(model, [text], "line", first=number, preset=preset))[0][0]
             print(f"bot> {reply}" if interactive else reply, flush=True)
         return None
 

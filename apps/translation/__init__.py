@@ -7,6 +7,7 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
     dlsuite translation train --dataset bible_es_en --set max_length=40   # Spanish -> English Bible verses
     dlsuite translation train --dataset pairs.tsv                 # your own source<TAB>target lines (UTF-8)
     dlsuite translation train --dataset tfds:ted_hrlr_translate/pt_to_en   # internet once
+    dlsuite translation train --preset DIR                       # fine-tune a KerasHub Seq2SeqLM preset (BART, T5)
     dlsuite translation translate --run DIR "Das ist gut." "Wo ist der Bahnhof?"   # greedy
     dlsuite translation translate --run DIR --beam-size 4 "Das ist gut."
     dlsuite translation predict --run DIR "Das ist gut."          # JSON: greedy and beam (beam_size) translations
@@ -46,6 +47,11 @@ decoded greedily or with beam search, and scored with sacrebleu's BLEU and chrF.
   similar training source (TF-IDF of words and word pairs, cosine), on the same sentences.
 * TensorBoard's Text tab (and `DIR/examples/translations.md`) shows test sentences with their
   reference, greedy and beam translations.
+* Preset (`--preset`, `common/seq2seq/preset.py`): a KerasHub `Seq2SeqLM` (BART, T5, ...) fine-tuned on the
+  (source, target) strings with its own tokenizer and packers, decoded by its `generate` with KerasHub's
+  greedy and beam samplers, scored with the same BLEU/chrF against the same retrieval; its loss and
+  perplexity are per word token (as above), per preset token beside them. `export --format preset`
+  writes a folder `keras_hub.models.Seq2SeqLM.from_preset` loads; its SavedModel takes token ids.
 * Export: the SavedModel's `serving_default` takes `source` strings `(batch, 1)` and `target` ids
   `(batch, time)` and returns next-word logits (one decoding step); the decoding loop is
   `common.seq2seq.decoding.Translator`.

@@ -11,7 +11,8 @@ from common.errors import UsageError
 
 @dataclass
 class TranslationConfig(TrainConfig):
-    """A Transformer or RNN-with-attention encoder–decoder; see `dlsuite translation config`."""
+    """A Transformer or RNN-with-attention encoder–decoder, or a KerasHub `Seq2SeqLM` preset fine-tuned on the pairs;
+    see `dlsuite translation config`."""
 
     dataset: str = option("de_en_sentences", "Sentence pairs: de_en_sentences (Debian trans-de-en, offline), "
                                              "bible_es_en (Spanish-English verses of Debian's SWORD Bibles, offline), "
@@ -25,6 +26,12 @@ class TranslationConfig(TrainConfig):
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     model: str = option("transformer", "Model family: a Transformer encoder-decoder, or an RNN encoder-decoder with "
                                        "attention (cell, bidirectional, attention).", choices=("transformer", "rnn"))
+    preset: str = option("", "A KerasHub Seq2SeqLM preset (BART, T5, ...) to fine-tune instead of `model`: a local "
+                             "folder written by save_to_preset, or a KerasHub name (bart_base_en, t5_small_multi, ...) "
+                             "/ kaggle:// / hf:// handle (needs internet). Its tokenizer replaces the word "
+                             "vocabularies; max_length still leaves out longer training pairs (in words), beam_size "
+                             "applies, the model-shape fields, max_tokens, min_count, label_smoothing and "
+                             "length_penalty do not.", flag=True)
     max_tokens: int = option(8000, "Vocabulary size of each language (special tokens included), from the training "
                                    "split only; rarer words become [UNK].", min=5)
     min_count: int = option(2, "Words seen fewer times in the training split become [UNK].", min=1)
@@ -60,5 +67,5 @@ class TranslationConfig(TrainConfig):
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
         if self.direction and not re.fullmatch(r"[A-Za-z_]+-[A-Za-z_]+", self.direction):
             raise UsageError(f"unknown direction {self.direction!r}: write it as SOURCE-TARGET, e.g. de-en or en-de")
-        if self.model == "transformer" and self.embed_dim % self.heads:
+        if not self.preset and self.model == "transformer" and self.embed_dim % self.heads:
             raise UsageError(f"embed_dim={self.embed_dim} must be a multiple of heads={self.heads}")

@@ -24,8 +24,8 @@ def add_action_arguments(name: str, parser) -> None:
 
 SPEC = AppSpec(
     name="translation",
-    description=("encoder-decoder translation: Transformer or LSTM/GRU with attention, greedy and beam search, "
-                 "BLEU/chrF vs TF-IDF nearest-neighbour retrieval"),
+    description=("encoder-decoder translation: Transformer or LSTM/GRU with attention, or a KerasHub Seq2SeqLM "
+                 "preset (--preset); greedy and beam search, BLEU/chrF vs TF-IDF nearest-neighbour retrieval"),
     config_class=TranslationConfig,
     task="apps.translation.task:Translation",
     models=("transformer", "rnn"),

@@ -1,5 +1,6 @@
-"""Translation: a Transformer or RNN-with-attention encoder–decoder trained with teacher forcing, decoded
-greedily and with beam search, scored with sacrebleu's BLEU and chrF against nearest-neighbour retrieval."""
+"""Translation: a Transformer or RNN-with-attention encoder–decoder trained with teacher forcing, or a KerasHub
+`Seq2SeqLM` preset fine-tuned on the pairs (`common.seq2seq.preset`), decoded greedily and with beam search, scored
+with sacrebleu's BLEU and chrF against nearest-neighbour retrieval."""
 
 from __future__ import annotations
 
@@ -65,6 +66,11 @@ class Translation(Task):
                                                   min_count=cfg.min_count)
         data.target_vocabulary = learn_vocabulary(data.targets["train"], max_tokens=cfg.max_tokens,
                                                   min_count=cfg.min_count, target=True)
+        data.preset_lengths = None  # (encoder, decoder) tokens of a preset's packers, set by `build_model`
+        if cfg.preset:
+            from common.presets import check_preset
+
+            check_preset("Seq2SeqLM", cfg.preset, app=self.name)  # before the run dir is written
         return data
 
     def num_train_examples(self, cfg, data: ParallelData) -> int:
@@ -77,6 +83,15 @@ class Translation(Task):
 
     def build_inputs(self, cfg, data: ParallelData) -> dict:
         n_train = self.num_train_examples(cfg, data)
+        if cfg.preset:  # strings, which the preset's preprocessor tokenizes in `fit`
+            from common.seq2seq.preset import pair_dataset
+
+            inputs = {"train": make_pipeline(pair_dataset(data.sources["train"], data.targets["train"]),
+                                             cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                             shuffle_buffer=max(n_train, 1))}
+            for split in ("validation", "test"):
+                inputs[split] = make_pipeline(pair_dataset(data.sources[split], data.targets[split]), cfg.batch_size)
+            return inputs
         return {
             "train": length_sorted_batches(self._dataset(cfg, data, "train"), cfg.batch_size, seed=cfg.seed,
                                            shuffle_buffer=max(n_train, 1)),
@@ -87,10 +102,22 @@ class Translation(Task):
     def data_summary(self, data: ParallelData) -> dict:
         return {"sizes": data.sizes, "direction": data.direction, "source_language": data.source_language,
                 "target_language": data.target_language, "source_vocabulary_size": len(data.source_vocabulary),
-                "target_vocabulary_size": len(data.target_vocabulary), "long_training_pairs_left_out": data.left_out}
+                "target_vocabulary_size": len(data.target_vocabulary), "long_training_pairs_left_out": data.left_out,
+                **self._preset_summary(data)}
+
+    def _preset_summary(self, data: ParallelData) -> dict:
+        """A preset's packer lengths (tokens of its own)."""
+        lengths = getattr(data, "preset_lengths", None)
+        return {"preset_encoder_length": lengths[0], "preset_decoder_length": lengths[1]} if lengths else {}
 
     # --- model ------------------------------------------------------------------------------
     def build_model(self, cfg: TranslationConfig, data: ParallelData):
+        if cfg.preset:
+            from common.seq2seq.preset import build_preset_seq2seq, fit_lengths
+
+            task = build_preset_seq2seq(cfg.preset, app=self.name)
+            data.preset_lengths = fit_lengths(task, data.sources["train"], data.targets["train"])
+            return task
         try:
             return build_translator(
                 data.source_vocabulary, data.target_vocabulary, model=cfg.model, max_length=cfg.max_length,
@@ -105,6 +132,25 @@ class Translation(Task):
 
     def build_metrics(self, cfg):
         return [token_accuracy]
+
+    def compile_model(self, model, cfg: TranslationConfig, steps_per_epoch: int, phase=None) -> None:
+        """As every task compiles; a preset with the plain cross-entropy of its preprocessor's targets, padding
+        weighted out (`common.seq2seq.preset.compile_preset`)."""
+        if not cfg.preset:
+            return super().compile_model(model, cfg, steps_per_epoch, phase)
+        from common.optimizers import build_optimizer
+        from common.seq2seq.preset import compile_preset
+
+        compile_preset(model, build_optimizer(cfg, steps_per_epoch), jit_compile=cfg.jit_compile)
+
+    def _preset_translator(self, model, cfg):
+        """A `PresetTranslator` for a preset's task (its packer lengths from training, kept in model.keras), or
+        None for the suite's own models."""
+        from common.seq2seq.preset import is_seq2seq_lm, translator_of
+
+        if not is_seq2seq_lm(model):
+            return None
+        return translator_of(model, cfg.batch_size)
 
     # --- evaluation -------------------------------------------------------------------------
     def _check_vocabulary(self, model, data: ParallelData) -> dict[str, float]:
@@ -126,7 +172,11 @@ class Translation(Task):
 
     def evaluate(self, model, cfg: TranslationConfig, data: ParallelData, inputs) -> dict:
         """Teacher-forced loss on the test split; BLEU and chrF of greedy and beam-search translations of
-        its first `eval_sentences` sentences."""
+        its first `eval_sentences` sentences. A preset's loss and perplexity are per word token (as the suite's
+        models count them), with its own tokens' beside them (`common.seq2seq.preset.preset_scores`)."""
+        preset = self._preset_translator(model, cfg)
+        if preset is not None:
+            return self._evaluate_preset(preset, cfg, data)
         coverage = self._check_vocabulary(model, data)
         metrics = teacher_forced_scores(model, data.sources["test"], data.targets["test"])
         sources, references = self._test_sentences(cfg, data)
@@ -144,6 +194,23 @@ class Translation(Task):
                 "sentences": len(sources), "beam_size": cfg.beam_size, "truncated_sources": long,
                 "greedy_seconds": round(greedy_seconds, 2), "beam_seconds": round(beam_seconds, 2), **coverage}
 
+    def _evaluate_preset(self, translator, cfg: TranslationConfig, data: ParallelData) -> dict:
+        from common.seq2seq.preset import preset_scores
+
+        metrics = preset_scores(translator.task, data.sources["test"], data.targets["test"], cfg.batch_size)
+        sources, references = self._test_sentences(cfg, data)
+        start = time.perf_counter()
+        greedy = translator.translate(sources)
+        greedy_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        beam = translator.translate(sources, beam_size=cfg.beam_size)
+        beam_seconds = time.perf_counter() - start
+        scores, beam_scores = translation_scores(greedy, references), translation_scores(beam, references)
+        long = sum(length > translator.max_length for length in translator.source_lengths(sources))
+        return {**scores, "bleu_beam": beam_scores["bleu"], "chrf_beam": beam_scores["chrf"], **metrics,
+                "sentences": len(sources), "beam_size": cfg.beam_size, "truncated_sources": long,
+                "greedy_seconds": round(greedy_seconds, 2), "beam_seconds": round(beam_seconds, 2)}
+
     def baselines(self, cfg: TranslationConfig, data: ParallelData) -> dict:
         """Nearest-neighbour retrieval (TF-IDF cosine over the training sources) on the same test sentences."""
         sources, references = self._test_sentences(cfg, data)
@@ -156,7 +223,7 @@ class Translation(Task):
         if not cfg.examples:
             return {}
         sources, references = data.sources[split][: cfg.examples], data.targets[split][: cfg.examples]
-        translator = Translator(model)
+        translator = self._preset_translator(model, cfg) or Translator(model)
         greedy = translator.translate(sources)
         if split != "test":  # during training: greedy only, to keep the epochs short
             rows = ["| source | reference | greedy |", "|---|---|---|"]
@@ -170,8 +237,9 @@ class Translation(Task):
         return {"translations": "\n".join(rows)}
 
     # --- serving ----------------------------------------------------------------------------
-    def _sentences(self, model, inputs: list[str], usage: str) -> list[str]:
-        """The sentences to translate (`-` reads lines from stdin); warns on stderr about ones the model cuts."""
+    def _sentences(self, model, inputs: list[str], usage: str, preset=None) -> list[str]:
+        """The sentences to translate (`-` reads lines from stdin); warns on stderr about ones the model cuts
+        (`preset`: the `PresetTranslator` of a preset's task, which counts its own tokens)."""
         if inputs == ["-"]:
             inputs = [line.strip() for line in sys.stdin if line.strip()]
         if not inputs:
@@ -179,6 +247,12 @@ class Translation(Task):
                              "(or - to read lines from stdin)")
         if any(not text.strip() for text in inputs):
             raise UsageError(f"{usage} got an empty sentence")
+        if preset is not None:
+            for number, length in enumerate(preset.source_lengths(inputs), start=1):
+                if length > preset.max_length:
+                    print(f"dlsuite: warning: sentence {number} has {length} tokens of the preset; it reads only the "
+                          f"first {preset.max_length} and translates those", file=sys.stderr)
+            return inputs
         max_length = model_max_length(model)
         for number, tokens in enumerate(tokenize(inputs), start=1):
             if len(tokens) > max_length:
@@ -193,8 +267,9 @@ class Translation(Task):
 
     def predict(self, model, cfg: TranslationConfig, summary: dict, inputs: list[str]) -> list[dict]:
         """Greedy and beam-search (`beam_size`) translations of each sentence given."""
-        sentences = self._sentences(model, inputs, "predict")
-        translator = Translator(model)
+        preset = self._preset_translator(model, cfg)
+        sentences = self._sentences(model, inputs, "predict", preset)
+        translator = preset or Translator(model)
         greedy = translator.translate(sentences)
         beam = translator.translate(sentences, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty)
         return [{"source": s, "greedy": g, "beam": b, "beam_size": cfg.beam_size}
@@ -204,22 +279,29 @@ class Translation(Task):
         """`translate`: one translation per line, in the order of the sentences given."""
         if args.beam_size < 1:
             raise UsageError(f"--beam-size must be >= 1, got {args.beam_size}")
-        sentences = self._sentences(model, args.sentences, "translate")
+        preset = self._preset_translator(model, cfg)
+        sentences = self._sentences(model, args.sentences, "translate", preset)
         penalty = cfg.length_penalty if args.length_penalty is None else args.length_penalty
-        return "\n".join(Translator(model).translate(sentences, beam_size=args.beam_size, length_penalty=penalty))
+        if preset is not None and args.length_penalty is not None:
+            print("dlsuite: warning: --length-penalty does not apply to a preset's beam search (KerasHub's "
+                  "BeamSampler ranks by log-probability)", file=sys.stderr)
+        translator = preset or Translator(model)
+        return "\n".join(translator.translate(sentences, beam_size=args.beam_size, length_penalty=penalty))
 
     # --- benchmark --------------------------------------------------------------------------
     def benchmark_target(self, metrics: dict):
         if metrics["dataset"] not in ("de_en_sentences", "bible_es_en"):
             return None
         model, baseline = metrics["test"]["bleu"], metrics["baselines"]["retrieval"]["bleu"]
-        family = metrics["config"]["model"]
+        family = metrics["config"].get("preset") or metrics["config"]["model"]
         return (f"{family} greedy test BLEU above TF-IDF nearest-neighbour retrieval", model > baseline,
                 f"BLEU {model:.2f} (beam {metrics['test']['bleu_beam']:.2f}) vs {baseline:.2f}; chrF "
                 f"{metrics['test']['chrf']:.1f} vs {metrics['baselines']['retrieval']['chrf']:.1f}")
 
     # --- tuning -----------------------------------------------------------------------------
     def search_space(self, hp, cfg: TranslationConfig) -> dict:
+        if cfg.preset:  # the preset fixes the model's shape
+            return {"learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-5, 3e-3, log=True)}
         space = {
             "embed_dim": choice(hp, "embed_dim", cfg.embed_dim, [64, 128, 256]),
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.3),
