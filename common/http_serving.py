@@ -6,7 +6,8 @@
     GET  /v1/models/APP/metadata    every signature's inputs and outputs (dtype, shape), as TF Serving writes them
     POST /v1/models/APP:predict     {"instances": [...]} -> {"predictions": [...]}            (row format)
                                     {"inputs": ... }     -> {"outputs": ...}                  (columnar format)
-    GET  /                          a small page to try the model with an example request
+    GET  /                          a small page to try the model with an example request (`/#predict` sends
+                                    it at once)
     (`/v1/models/APP/versions/1...` works too: the run's one export is version 1.)
 
 A request may name a `signature_name` (default `serving_default`). An instance is the input's value for a
@@ -349,7 +350,8 @@ pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap}}</style></head><body>
 <script>async function go(){{const r=document.getElementById("r");r.textContent="...";
 try{{const a=await fetch("{predict}",{{method:"POST",headers:{{"Content-Type":"application/json"}},
 body:document.getElementById("q").value}});r.textContent=a.status+"\\n"+JSON.stringify(await a.json(),null,1)}}
-catch(e){{r.textContent=String(e)}}}}</script></body></html>
+catch(e){{r.textContent=String(e)}}}}
+if(location.hash==="#predict")go();</script></body></html>
 """
 
 

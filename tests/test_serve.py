@@ -350,3 +350,19 @@ def test_serve_command_errors_are_one_line(cli, runs, tmp_path):
     fails("tabular", "serve", "--run", runs["tabular"], "--host", "bad host!", match="cannot listen on host 'bad host!'")
     fails("tabular", "serve", "--run", runs["tabular"], "--port", "70000", match="not a port number")
     fails("tabular", "serve", "--run", runs["tabular"], "--max-request-bytes", "0", match="must be >= 1")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
+def test_try_it_page_predicts_in_headless_chromium(runs, tmp_path):
+    """The page at / sends its example request from a real browser and shows the answer (`/#predict` presses
+    the button once the page has loaded)."""
+    with serving(os.path.join(runs["sentiment"], "saved_model"), "sentiment") as (url, _):
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
+                               "--dump-dom", f"{url}/#predict"], capture_output=True, text=True, timeout=120)
+    dom = done.stdout
+    assert '<pre id="r">200' in dom, (done.returncode, dom[-2000:], done.stderr[-2000:])
+    assert '"predictions"' in dom and '"class_name"' in dom
