@@ -149,9 +149,10 @@ def test_benchmark_summary_means_over_seeds_and_target():
             "data": {"shots": shots}}}
 
     lines = TransferLearning().benchmark_summary(
-        [result(10, 0.95, 0.80), result(10, 0.93, 0.86), result(5, 0.90, 0.91)])
-    assert [met for _, met, _ in lines] == [False, True]  # k=5: scratch wins; k=10: +11 points
+        [result(10, 0.95, 0.80), result(10, 0.93, 0.86), result(5, 0.90, 0.91), result(20, 0.97, 0.97)])
+    assert [met for _, met, _ in lines] == [False, True, True]  # k=5: scratch wins; k=10: +11 points; k=20: level
     assert "94.0 ± 1.4%" in lines[1][2] and "+11.0 points" in lines[1][2]
+    assert "k=20: transfer not behind scratch" in lines[2][0] and "k=10: transfer beats scratch" in lines[1][0]
 
 
 @pytest.mark.slow
