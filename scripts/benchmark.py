@@ -135,30 +135,27 @@ def all_rows() -> list[dict]:
     return rows
 
 
-def _user_cases():
-    """scripts/user_cases.py, the case list of the `user` group (a script beside this one, not a package)."""
+def _script(name: str):
+    """scripts/NAME.py, a script beside this one (not a package), imported once."""
     import importlib.util
 
-    if "user_cases" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("user_cases", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                                                 "user_cases.py"))
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                         f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
-        sys.modules["user_cases"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules["user_cases"]
+    return sys.modules[name]
+
+
+def _user_cases():
+    """scripts/user_cases.py, the case list of the `user` group."""
+    return _script("user_cases")
 
 
 def _peers():
-    """scripts/peers.py (`--peers`), loaded as `_user_cases` loads its module."""
-    import importlib.util
-
-    if "peers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("peers", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                                            "peers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["peers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["peers"]
+    """scripts/peers.py, the peers of `--peers`."""
+    return _script("peers")
 
 
 def user_rows(cases_dir: str) -> list[dict]:
