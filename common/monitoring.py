@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import time
 from typing import Callable
 
@@ -47,13 +48,44 @@ def log_images(log_dir: str, images: dict[str, bytes], step: int, split: str = "
 
 
 def log_texts(log_dir: str, texts: dict[str, str], step: int, split: str = "validation") -> None:
-    """Writes markdown texts (example outputs) to TensorBoard's Text tab, in the run of their `split`."""
+    """Writes markdown texts (example outputs) to TensorBoard's Text tab, in the run of their `split`; their tables
+    as lists (`tables_as_lists`)."""
     writer = tf.summary.create_file_writer(os.path.join(log_dir, split))
     with writer.as_default():
         for name, text in texts.items():
-            tf.summary.text(name, text, step=step)
+            tf.summary.text(name, tables_as_lists(text), step=step)
     writer.flush()
     writer.close()
+
+
+_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a cell border: a "|" that is not escaped
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in _CELL_BORDER.split(line.strip().strip("|"))]
+
+
+def tables_as_lists(markdown: str) -> str:
+    """`markdown` with each table turned into a list, one item per row: "- **header**: cell · **header**: cell".
+
+    TensorBoard's Text tab styles its text `word-break: break-word`, so in a table beside a long column (a
+    sentence) the short ones (labels, scores) are squeezed until their words break mid-word ("nega tive");
+    the `.md` files of a run keep the tables."""
+    lines, out, i = markdown.split("\n"), [], 0
+    while i < len(lines):
+        is_table = (lines[i].lstrip().startswith("|") and i + 1 < len(lines)
+                    and re.fullmatch(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", lines[i + 1]))
+        if not is_table:
+            out.append(lines[i])
+            i += 1
+            continue
+        headers = _cells(lines[i])
+        i += 2
+        while i < len(lines) and lines[i].lstrip().startswith("|"):
+            cells = _cells(lines[i])
+            out.append("- " + " · ".join(f"**{h}**: {c}" if h else c for h, c in zip(headers, cells)))
+            i += 1
+    return "\n".join(out)
 
 
 EVENT_FILES = "events.out.tfevents."

@@ -49,3 +49,14 @@ def test_confusion_matrix_text_follows_the_cell_colour():
     figure = confusion_matrix_figure(np.array([[100, 91], [91, 100]]), ["a", "b"])
     colours = {text.get_text(): text.get_color() for text in figure.axes[0].texts}
     assert colours == {"100": "white", "91": "black"}  # 91 is the lightest cell: dark text
+
+
+def test_tensorboard_texts_show_tables_as_lists():
+    """TensorBoard's Text tab breaks a squeezed table column mid-word ("nega tive"): tables go there as lists
+    (escaped "|" kept), the rest of the markdown as it is."""
+    from common.monitoring import tables_as_lists
+
+    markdown = "Intro\n\n| text | true | p |\n|---|---|---|\n| a \\| b | negative | 0.8 |\n| c | positive | 0.1 |\n\nend"
+    assert tables_as_lists(markdown) == ("Intro\n\n- **text**: a \\| b · **true**: negative · **p**: 0.8\n"
+                                         "- **text**: c · **true**: positive · **p**: 0.1\n\nend")
+    assert tables_as_lists("no | table here") == "no | table here"
