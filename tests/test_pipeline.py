@@ -60,3 +60,22 @@ def test_tensorboard_texts_show_tables_as_lists():
     assert tables_as_lists(markdown) == ("Intro\n\n- **text**: a \\| b · **true**: negative · **p**: 0.8\n"
                                          "- **text**: c · **true**: positive · **p**: 0.1\n\nend")
     assert tables_as_lists("no | table here") == "no | table here"
+
+
+def test_audio_clips_carry_their_description_into_the_text_tab(tmp_path):
+    """The Audio tab shows a clip's description only behind its (i) icon: the transcripts also go to the Text tab,
+    both in the run of the test split."""
+    import numpy as np
+    import tensorflow as tf
+
+    from common.audio.summary import log_audio
+
+    log_audio(str(tmp_path), {"test_clips": (np.zeros((2, 1600), np.float32), "one two | three")})
+    plugins = {}
+    for path in (tmp_path / "test").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                plugins.setdefault(value.metadata.plugin_data.plugin_name, []).append(value)
+    assert {"audio", "text"} <= set(plugins)
+    assert tf.make_ndarray(plugins["text"][0].tensor).item().decode() == "one two | three"
+    assert [p.name for p in tmp_path.iterdir()] == ["test"]
