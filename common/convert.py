@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from common.errors import UsageError
-from common.export import _model_inputs
+from common.export import atomic_file, model_inputs
 
 # The largest difference allowed between an export's outputs and the Keras model's on the same input
 # (for outputs of magnitude up to 1; relative to the largest output beyond).
@@ -80,7 +80,7 @@ def _flat_outputs(outputs) -> list[np.ndarray]:
 
 
 def keras_outputs(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    return _flat_outputs(model(_model_inputs(model, inputs), training=False))
+    return _flat_outputs(model(model_inputs(model, inputs), training=False))
 
 
 def inference_function(model: keras.Model, batch_size: int | None):
@@ -89,7 +89,7 @@ def inference_function(model: keras.Model, batch_size: int | None):
 
     @tf.function(input_signature=input_specs(model, batch_size))
     def infer(*args):
-        return keras.tree.flatten(model(_model_inputs(model, args), training=False))
+        return keras.tree.flatten(model(model_inputs(model, args), training=False))
 
     return infer, infer.get_concrete_function()
 
@@ -117,27 +117,11 @@ def _check_close(fmt: str, app: str, got, want) -> float:
     return difference
 
 
-@contextlib.contextmanager
-def _atomic_file(path: str):
-    """Yields a temporary file name beside `path`; when the block ends it is moved onto `path` (atomic on one
-    file system); on an error it is removed and `path` is left as it was."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-export-", suffix=os.path.basename(path))
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def export_keras(model_file: str, path: str) -> str:
     """A copy of the run's `.keras` file at `path` (atomic)."""
     if os.path.abspath(model_file) == os.path.abspath(path):
         raise UsageError(f"--path {path} is the run's own model; give another file")
-    with _atomic_file(path) as tmp:
+    with atomic_file(path, prefix=".tmp-export-") as tmp:
         shutil.copyfile(model_file, tmp)
     return path
 
@@ -165,7 +149,7 @@ def convert_tflite(model: keras.Model, batch_size: int | None = None) -> bytes:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serve",
-                             lambda *args: keras.tree.flatten(model(_model_inputs(model, args), training=False)),
+                             lambda *args: keras.tree.flatten(model(model_inputs(model, args), training=False)),
                              input_signature=input_specs(model, batch_size))
         with _quiet_native():
             archive.write_out(saved, verbose=False)
@@ -227,7 +211,7 @@ def export_tflite(model: keras.Model, path: str, app: str, batch_size: int | Non
         raise UsageError(f"{app}'s TFLite model does not run in the TFLite interpreter "
                          f"({_one_line(exc)}); use --format saved_model") from None
     difference = _check_close("TFLite", app, got, keras_outputs(model, inputs))
-    with _atomic_file(path) as tmp:
+    with atomic_file(path, prefix=".tmp-export-") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(flatbuffer)
     return {"path": path, "batch_size": batch_size, "max_difference": difference}
@@ -403,7 +387,7 @@ def export_onnx(model: keras.Model, path: str, app: str, batch_size: int | None 
         raise UsageError(f"{app}'s ONNX model does not run in onnxruntime ({_one_line(exc)}); "
                          "use --format saved_model") from None
     difference = _check_close("ONNX", app, got, keras_outputs(model, inputs))
-    with _atomic_file(path) as tmp:
+    with atomic_file(path, prefix=".tmp-export-") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(proto.SerializeToString())
     return {"path": path, "batch_size": batch_size, "max_difference": difference}

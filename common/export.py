@@ -18,18 +18,25 @@ import keras
 from common.errors import UsageError
 
 
-def atomic_write_text(path: str, text: str) -> None:
+@contextlib.contextmanager
+def atomic_file(path: str, prefix: str = ".tmp-"):
+    """Yields a temporary file name beside `path`; when the block ends it is moved onto `path` (atomic on one
+    file system); on an error it is removed and `path` is left as it was."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=os.path.basename(path))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def atomic_write_json(path: str, data) -> None:
@@ -82,7 +89,7 @@ def load_model(path: str) -> keras.Model:
         raise UsageError(f"cannot load model {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
-def _model_inputs(model: keras.Model, args: tuple):
+def model_inputs(model: keras.Model, args: tuple):
     """The endpoint's positional tensors (in `model.inputs` order) in the structure the model takes:
     one tensor, a list, or a dict keyed by input name (a model on named table columns)."""
     try:
@@ -168,7 +175,7 @@ def export_saved_model(model: keras.Model, path: str, postprocess=None) -> str:
 
     def serve(*args):
         args = tuple(tf.reshape(a, [-1, 1]) if column else a for a, column in zip(args, columns))
-        return (postprocess or (lambda out: out))(model(_model_inputs(model, args), training=False))
+        return (postprocess or (lambda out: out))(model(model_inputs(model, args), training=False))
 
     with atomic_directory(path, prefix=".tmp-export-") as tmp:
         archive = keras.export.ExportArchive()
