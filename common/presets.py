@@ -34,6 +34,22 @@ def _hub():
     return keras_hub
 
 
+def text_of(value) -> str:
+    """A detokenized string, whether a KerasHub tokenizer gave a Python str, bytes or a string tensor."""
+    if isinstance(value, str):
+        return value
+    value = value.numpy() if hasattr(value, "numpy") else value
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def set_sampler(task, sampler) -> None:
+    """What a generative task's `compile(sampler=...)` does to the sampler (`CausalLM`, `Seq2SeqLM`), without
+    compiling again (which would replace the optimizer of a model in training): the sampler, and a fresh
+    generate function that reads it."""
+    task.sampler = sampler
+    task.generate_function = None
+
+
 def is_remote(preset: str) -> bool:
     return preset.startswith(REMOTE_SCHEMES)
 

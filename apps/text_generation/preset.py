@@ -27,6 +27,7 @@ import numpy as np
 
 from apps.text_generation.generation import check_sampling, resolve_sampler
 from common.errors import UsageError
+from common.presets import set_sampler, text_of as _text
 
 
 def _hub():
@@ -38,14 +39,6 @@ def _hub():
 def is_causal_lm(model) -> bool:
     """Whether `model` is a KerasHub `CausalLM` task (the model of a `--preset` run)."""
     return isinstance(model, _hub().models.CausalLM)
-
-
-def _text(value) -> str:
-    """A detokenized string, whether the tokenizer gave a Python str or a string tensor."""
-    if isinstance(value, str):
-        return value
-    value = value.numpy() if hasattr(value, "numpy") else value
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _ids(tokenizer, text: str) -> np.ndarray:
@@ -185,13 +178,6 @@ def keras_hub_sampler(name: str, temperature: float, top_k: int, top_p: float, s
     if name == "top_k":
         return samplers.TopKSampler(k=top_k, seed=seed, temperature=temperature)
     return samplers.TopPSampler(p=top_p, k=top_k or None, seed=seed, temperature=temperature)
-
-
-def set_sampler(task, sampler) -> None:
-    """What `CausalLM.compile(sampler=...)` does to the sampler, without compiling again (which would replace
-    the optimizer of a model in training): the sampler, and a fresh generate function that reads it."""
-    task.sampler = sampler
-    task.generate_function = None
 
 
 def _warn(message: str) -> None:

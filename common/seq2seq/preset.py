@@ -29,6 +29,7 @@ import numpy as np
 import weakref
 
 from common.errors import UsageError
+from common.presets import set_sampler, text_of as _text
 from common.seq2seq.tokens import tokenize
 
 # Tokens the packers add around a text: the start and end tokens (BART's decoder starts with two).
@@ -44,11 +45,6 @@ def _hub():
 def is_seq2seq_lm(model) -> bool:
     """Whether `model` is a KerasHub `Seq2SeqLM` task (the model of a `--preset` run)."""
     return isinstance(model, _hub().models.Seq2SeqLM)
-
-
-def _text(value) -> str:
-    value = value.numpy() if hasattr(value, "numpy") else value
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def token_counts(tokenizer, texts: list[str]) -> list[int]:
@@ -133,13 +129,6 @@ def compile_preset(task, optimizer, *, jit_compile: bool = False) -> None:
     task.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
                  jit_compile=jit_compile)
-
-
-def set_sampler(task, sampler) -> None:
-    """What `Seq2SeqLM.compile(sampler=...)` does to the sampler, without compiling again (which would replace
-    the optimizer of a model in training): the sampler, and a fresh generate function that reads it."""
-    task.sampler = sampler
-    task.generate_function = None
 
 
 def teacher_forced(task, sources: list[str], targets: list[str], batch_size: int = 32):
