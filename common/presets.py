@@ -143,7 +143,10 @@ def check_preset(task_class_name: str, preset: str, *, app: str):
     backbone = config["class_name"]
     saved_task = _preset_json(preset, "task.json").get("class_name", "")
     kind = _kind_of(hub, saved_task)
-    if kind is not None and kind is not task_class:
+    # A masked-LM preset is a pre-trained encoder: a TextClassifier takes its backbone and tokenizer under a new
+    # head (KerasHub's loader does so when task.json holds another task).
+    pretrained_encoder = kind is hub.models.MaskedLM and task_class is hub.models.TextClassifier
+    if kind is not None and kind is not task_class and not pretrained_encoder:
         article = "an" if task_class_name[0] in "AEIOU" else "a"
         raise UsageError(f"{preset} is a {saved_task} preset (a {kind.__name__}); {app} needs {article} "
                          f"{task_class_name} preset")

@@ -22,6 +22,7 @@ from apps.fundamentals.spec import SPEC as FUNDAMENTALS
 from apps.gan.spec import SPEC as GAN
 from apps.image_classification.spec import SPEC as IMAGE_CLASSIFICATION
 from apps.keyword_spotting.spec import SPEC as KEYWORD_SPOTTING
+from apps.language_model.spec import SPEC as LANGUAGE_MODEL
 from apps.object_detection.spec import SPEC as OBJECT_DETECTION
 from apps.rl.spec import SPEC as RL
 from apps.sentiment.spec import SPEC as SENTIMENT
@@ -39,7 +40,7 @@ SPECS: dict[str, AppSpec] = {
     spec.name: spec
     for spec in (IMAGE_CLASSIFICATION, TIME_SERIES, TRANSFER_LEARNING, OBJECT_DETECTION, FACE_DETECTION,
                  FACE_RECOGNITION, SENTIMENT, TEXT_GENERATION, TRANSLATION, RL, TABULAR, GAN,
-                 FUNDAMENTALS, STYLE_TRANSFER, CHATBOT, KEYWORD_SPOTTING, SPEECH_RECOGNITION)
+                 FUNDAMENTALS, STYLE_TRANSFER, CHATBOT, KEYWORD_SPOTTING, SPEECH_RECOGNITION, LANGUAGE_MODEL)
 }
 
 

@@ -23,8 +23,10 @@ class SentimentConfig(TrainConfig):
     model: str = option("transformer", "Model family: a transformer encoder, or a bidirectional LSTM or GRU.",
                         choices=("transformer", "bilstm", "bigru"))
     preset: str = option("", "A KerasHub TextClassifier preset to fine-tune instead of `model`: a local folder written by "
-                             "save_to_preset, or a KerasHub name / kaggle:// / hf:// handle (needs internet). Its "
-                             "tokenizer replaces the vocabulary; sequence_length still applies.", flag=True)
+                             "save_to_preset, dlsuite:bert_small_en (the suite's own BERT, pre-trained by language_model "
+                             "once into the data-dir cache), or a KerasHub name / kaggle:// / hf:// handle (needs "
+                             "internet). Its tokenizer replaces the vocabulary; sequence_length still applies.",
+                         flag=True)
     max_tokens: int = option(20000, "Vocabulary size of the TextVectorization layer (out-of-vocabulary words share "
                                     "one id), learned from the training split only.", min=3)
     sequence_length: int = option(64, "Tokens per text: longer texts are cut, shorter ones padded.", min=1)

@@ -57,7 +57,10 @@ class Sentiment(Task):
         data = load_texts(cfg.dataset, data_dir=cfg.data_dir, text_column=cfg.text_column,
                           label_column=cfg.label_column, seed=cfg.seed)
         if cfg.preset:  # the preset's tokenizer has its own vocabulary
-            check_preset("TextClassifier", cfg.preset, app=self.name)  # before the run dir is written
+            from apps.language_model.pretrained import resolve_preset  # dlsuite:bert_small_en: pre-trained once
+
+            self.preset_dir = resolve_preset(cfg.preset, cfg.data_dir, self.name)
+            check_preset("TextClassifier", self.preset_dir, app=self.name)  # before the run dir is written
             data.vocabulary = []
             return data
         train = data.texts["train"][: cfg.max_train_samples or None]
@@ -86,7 +89,7 @@ class Sentiment(Task):
 
     def build_model(self, cfg: SentimentConfig, data: TextData):
         if cfg.preset:
-            return build_preset_classifier(cfg.preset, len(data.class_names), sequence_length=cfg.sequence_length)
+            return build_preset_classifier(self.preset_dir, len(data.class_names), sequence_length=cfg.sequence_length)
         try:
             return build_text_classifier(
                 data.vocabulary, len(data.class_names), model=cfg.model, sequence_length=cfg.sequence_length,
