@@ -53,6 +53,13 @@ class TransferLearningConfig(TrainConfig):
         "backbone=run without backbone_run: image_classification config fields of the pre-training run "
         "(e.g. --set 'pretrain={dataset: mnist5k, epochs: 20}').",
     )
+    pretrain_low_resolution: int = option(
+        8,
+        "backbone=run without backbone_run: also pre-train on a copy of each source image whose digit box (inside "
+        "`margin`) is reduced to this many pixels a side and enlarged back, the look of the 8x8 `digits` target "
+        "in the backbone's input (0 = the source images alone, the backbone before issue 14).",
+        min=0, max=MAX_IMAGE_SIZE,
+    )
     shots: int = option(10, "Labelled training images per class, drawn from the train split with the run's seed.",
                         min=1)
     epoch_examples: int = option(
