@@ -270,3 +270,28 @@ def test_bad_inputs_are_one_line_errors_before_any_run_dir(cli, tmp_path, backbo
                            (corrupt, "cannot read image")):
         code, out, err = cli("transfer_learning", "predict", "--run", run, image)
         assert code == 2 and message in err, err
+
+
+def test_an_interrupted_low_resolution_pre_training_resumes_in_its_cache(tmp_path, monkeypatch, capsys):
+    import functools
+
+    import common.pretrained
+    from apps.transfer_learning.backbones import pretrained_run_dir
+    from apps.transfer_learning.config import TransferLearningConfig
+    from common.training import train
+    from test_training import InterruptAtEpoch
+
+    cfg = TransferLearningConfig(data_dir=str(tmp_path / "tfds"), pretrain={
+        "dataset": "digits", "epochs": 3, "depth": 1, "width": 4, "dense_units": 8, "max_train_samples": 100,
+        "baseline_max_samples": 0, "augment": False, "min_steps": 0})
+    monkeypatch.setattr(common.pretrained, "train", functools.partial(train, extra_callbacks=(InterruptAtEpoch(1),)))
+    with pytest.raises(KeyboardInterrupt):
+        pretrained_run_dir(cfg)
+    (left,) = os.listdir(tmp_path / "backbones")  # the interrupted run, not finished, in its cache folder
+    assert "lowres8-margin0.14-v1-" in left and not os.path.isfile(tmp_path / "backbones" / left / "metrics.json")
+    monkeypatch.setattr(common.pretrained, "train", train)
+    run_dir = pretrained_run_dir(cfg)  # the same folder, finished (train resumes it: tests/test_resume.py)
+    assert os.path.basename(run_dir) == left and os.path.isfile(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "training_log.csv")) as fh:
+        assert [line.split(",")[0] for line in fh.read().splitlines()[1:]] == ["0", "1", "2"]
+    assert pretrained_run_dir(cfg) == run_dir and "(cached)" in capsys.readouterr().out

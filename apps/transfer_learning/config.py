@@ -15,8 +15,9 @@ class TransferLearningConfig(TrainConfig):
     """A pre-trained backbone adapted to a new image task from `shots` labelled images per class.
 
     The run has two phases within `epochs`: `head_epochs` epochs train a new head on the frozen
-    backbone at `learning_rate`, the rest fine-tune the top `finetune_layers` backbone layers (and the
-    head) at `finetune_learning_rate`, with every batch-norm layer kept frozen in inference mode.
+    backbone at `learning_rate` (a linear probe), the rest fine-tune the top `finetune_layers` backbone
+    layers (by default all of the default backbone's) and the head at `finetune_learning_rate`, with
+    every batch-norm layer kept frozen in inference mode (its pre-training statistics).
     """
 
     dataset: str = option("digits", "Target dataset: digits, mnist5k, tfds:NAME, or a class-folder path.")
