@@ -133,3 +133,21 @@ def test_bad_presets_give_one_line_exit_2_and_write_nothing(cli, tmp_path, pretr
     assert code == 2 and "does not belong to this backbone" in err and not (tmp_path / "s").exists()
     code, out, err = cli("language_model", "train", "--dataset", tmp_path / "nosuch.txt", "--output", tmp_path / "o")
     assert code == 2 and "dataset not found" in err and not (tmp_path / "o").exists()
+
+
+def test_the_own_preset_name_resolves_to_the_cached_run(tmp_path, pretrained, capsys):
+    """`dlsuite:bert_small_en` is the default config's cached run (here the tiny run put where it would be),
+    written as a preset folder on first use and reused after."""
+    from apps.language_model.config import LanguageModelConfig
+    from apps.language_model.pretrained import resolve_preset
+    from apps.language_model.task import LanguageModel
+    from common.pretrained import cached_run_dir
+
+    data_dir = str(tmp_path / "tfds")
+    cached = cached_run_dir(LanguageModel(), LanguageModelConfig(data_dir=data_dir), data_dir)
+    shutil.copytree(pretrained, cached, ignore=shutil.ignore_patterns("preset"))
+    assert resolve_preset("some/folder", data_dir) == "some/folder"
+    preset = resolve_preset("dlsuite:bert_small_en", data_dir, app="sentiment")
+    assert preset == os.path.join(cached, "preset") and os.path.isfile(os.path.join(preset, "task.json"))
+    assert "(cached)" in capsys.readouterr().out
+    assert resolve_preset("dlsuite:bert_small_en", data_dir) == preset
