@@ -27,27 +27,32 @@ from common.training import train
 BACKBONE_NAME = "backbone"
 
 
-def cached_run_dir(task: Task, cfg: TrainConfig, data_dir: str = "") -> str:
+def cached_run_dir(task: Task, cfg: TrainConfig, data_dir: str = "", variant: str = "") -> str:
     """Where `cached_run` keeps the run of `task` with `cfg`:
-    `<parent of the TFDS data dir>/backbones/<task>-<dataset>-<hash of the config less its runtime settings>`."""
+    `<parent of the TFDS data dir>/backbones/<task>-<dataset>[-<variant>]-<hash of the config less its runtime
+    settings>`. `variant` names what the config does not say (a changed data recipe, a version): another
+    variant is another run."""
     runtime = runtime_keys(type(cfg))
     key = {k: v for k, v in cfg.to_dict().items() if k not in runtime}
+    if variant:
+        key["__variant__"] = variant
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     root = os.path.dirname(os.path.abspath(data_dir or default_data_dir()))
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", cfg.dataset).strip("_")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(filter(None, (cfg.dataset, variant)))).strip("_")
     return os.path.join(root, "backbones", f"{task.name}-{name}-{digest}")
 
 
 def cached_run(task: Task, cfg: TrainConfig, data_dir: str, app: str, what: str = "a classifier",
-               doing: str = "training") -> str:
+               doing: str = "training", variant: str = "") -> str:
     """The finished run of `task` with config `cfg`, trained first if none is cached (`cached_run_dir`).
 
     Applications that ask for the same run share it (transfer_learning's backbone and the GAN's feature
     classifier are one mnist5k image_classification run), and a changed config trains a new one. `app`,
     `what` and `doing` word the progress lines ("transfer_learning: pre-training the default backbone ...").
-    Training seeds the global generators with `cfg.seed`: the caller re-seeds afterwards.
+    Training seeds the global generators with `cfg.seed`: the caller re-seeds afterwards. An interrupted
+    training resumes in the same folder on the next call. `variant`: see `cached_run_dir`.
     """
-    run_dir = cached_run_dir(task, cfg, data_dir)
+    run_dir = cached_run_dir(task, cfg, data_dir, variant)
     if RunDir(run_dir).is_finished():
         print(f"{app}: {what}: {run_dir} (cached)", flush=True)
         return run_dir

@@ -101,7 +101,7 @@ def test_a_bart_preset_chats(cli, tmp_path, bart):
         set(metrics["test"])
     assert set(metrics["baselines"]) == {"retrieval", "unigram"} and metrics["test"]["sentences"] == 4
     code, out, err = cli("chatbot", "chat", "--run", run, "--fallback", "off", "Der Hund ist groß.", "Hallo")
-    assert code == 0 and len(out.rstrip("\n").split("\n")) == 2, err
+    assert code == 0 and len(out.removesuffix("\n").split("\n")) == 2, (out, err)  # one line per message, even empty
     code, out, err = cli("chatbot", "predict", "--run", run, "Die Katze ist müde.")
     record = json.loads(out.strip().splitlines()[0])
     assert code == 0 and record["from"] in ("model", "retrieval") and "confidence" in record, err

@@ -206,7 +206,7 @@ def test_cli_train_predict_export(cli, tmp_path, trained_run):
 def test_cli_regression(cli, tmp_path, table_csv):
     run = tmp_path / "run"
     code, _, err = cli("tabular", "train", "--dataset", table_csv, "--set", "target=size", "--epochs", "2",
-                       "--output-dir", run, "--quiet", *TINY)
+                       "--set", "regression_loss=mae", "--output-dir", run, "--quiet", *TINY)
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert metrics["data"]["task"] == "regression" and {"mae", "rmse", "r2"} <= set(metrics["test"])

@@ -14,6 +14,7 @@ from apps.transfer_learning.model import (
     tunable_layers,
     unfreeze_top,
 )
+from apps.transfer_learning.pretraining import LowResolutionPretraining, low_resolution
 from apps.transfer_learning.task import TransferLearning
 from common.datasets import sample_shots
 from common.errors import UsageError
@@ -93,6 +94,37 @@ def test_phases_freeze_then_unfreeze_the_top_with_batch_norm_frozen():
     assert len(model.trainable_weights) == 2 + 1 + 2  # logits, block1_conv2 (no bias under batch norm), hidden
 
 
+def test_low_resolution_copies_look_like_enlarged_digits():
+    x, _ = digits_arrays(20)
+    enlarged = FitToBackbone((28, 28), 1, margin=4 / 28)(x).numpy()  # what the backbone sees of a digit
+    copies = np.stack([low_resolution(tf.constant(image), 8, 4 / 28).numpy() for image in enlarged])
+    assert copies.shape == enlarged.shape and not copies[:, :4].any() and not copies[:, :, -4:].any()
+    # A digit enlarged from 8x8 keeps its look (a little more blur); a sharp MNIST-like stroke gets it.
+    assert np.abs(copies - enlarged).mean() < 0.25 * enlarged.mean()
+    stroke = np.zeros((28, 28, 1), np.uint8)
+    stroke[4:24, 13] = 255
+    blurred = low_resolution(tf.constant(stroke), 8, 4 / 28).numpy()
+    assert blurred.dtype == np.uint8 and blurred.max() < 200 and (blurred > 0).sum() > 40
+    assert np.abs(blurred.astype(float) - stroke).mean() > 0.5 * stroke.mean()
+
+
+def test_low_resolution_pretraining_doubles_every_split_and_has_its_own_cache(data_dir):
+    from apps.image_classification.task import ImageClassification
+    from apps.transfer_learning.backbones import pretrain_config
+    from apps.transfer_learning.config import TransferLearningConfig
+    from common.pretrained import cached_run_dir
+
+    cfg = pretrain_config(TransferLearningConfig(pretrain={"dataset": "digits"}, data_dir=data_dir))
+    task = LowResolutionPretraining(4, 0.14)
+    data = task.load_data(cfg)
+    plain = ImageClassification().load_data(cfg)
+    assert all(data.sizes[split] == 2 * plain.sizes[split] for split in ("train", "validation", "test"))
+    assert sum(1 for _ in data.validation) == data.sizes["validation"]
+    ordinary, variant = cached_run_dir(task, cfg, data_dir), cached_run_dir(task, cfg, data_dir, "lowres4-v1")
+    assert variant != ordinary and "digits-lowres4-v1-" in os.path.basename(variant)
+    assert cached_run_dir(task, cfg, data_dir, "lowres4-v2") != variant  # a new version pre-trains again
+
+
 def test_sample_shots_is_stratified_seeded_and_checked():
     images, labels = digits_arrays(300)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -153,6 +185,10 @@ def test_benchmark_summary_means_over_seeds_and_target():
     assert [met for _, met, _ in lines] == [False, True, True]  # k=5: scratch wins; k=10: +11 points; k=20: level
     assert "94.0 ± 1.4%" in lines[1][2] and "+11.0 points" in lines[1][2]
     assert "k=20: transfer not behind scratch" in lines[2][0] and "k=10: transfer beats scratch" in lines[1][0]
+    task = TransferLearning()  # each row: ahead below k = 20, level enough from k = 20 on
+    assert task.benchmark_target(result(20, 0.97, 0.97)["metrics"])[:2] == ("transfer not behind training from scratch",
+                                                                           True)
+    assert task.benchmark_target(result(10, 0.97, 0.97)["metrics"])[1] is False
 
 
 @pytest.mark.slow
@@ -234,3 +270,28 @@ def test_bad_inputs_are_one_line_errors_before_any_run_dir(cli, tmp_path, backbo
                            (corrupt, "cannot read image")):
         code, out, err = cli("transfer_learning", "predict", "--run", run, image)
         assert code == 2 and message in err, err
+
+
+def test_an_interrupted_low_resolution_pre_training_resumes_in_its_cache(tmp_path, monkeypatch, capsys):
+    import functools
+
+    import common.pretrained
+    from apps.transfer_learning.backbones import pretrained_run_dir
+    from apps.transfer_learning.config import TransferLearningConfig
+    from common.training import train
+    from test_training import InterruptAtEpoch
+
+    cfg = TransferLearningConfig(data_dir=str(tmp_path / "tfds"), pretrain={
+        "dataset": "digits", "epochs": 3, "depth": 1, "width": 4, "dense_units": 8, "max_train_samples": 100,
+        "baseline_max_samples": 0, "augment": False, "min_steps": 0})
+    monkeypatch.setattr(common.pretrained, "train", functools.partial(train, extra_callbacks=(InterruptAtEpoch(1),)))
+    with pytest.raises(KeyboardInterrupt):
+        pretrained_run_dir(cfg)
+    (left,) = os.listdir(tmp_path / "backbones")  # the interrupted run, not finished, in its cache folder
+    assert "lowres8-margin0.14-v1-" in left and not os.path.isfile(tmp_path / "backbones" / left / "metrics.json")
+    monkeypatch.setattr(common.pretrained, "train", train)
+    run_dir = pretrained_run_dir(cfg)  # the same folder, finished (train resumes it: tests/test_resume.py)
+    assert os.path.basename(run_dir) == left and os.path.isfile(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "training_log.csv")) as fh:
+        assert [line.split(",")[0] for line in fh.read().splitlines()[1:]] == ["0", "1", "2"]
+    assert pretrained_run_dir(cfg) == run_dir and "(cached)" in capsys.readouterr().out

@@ -265,7 +265,8 @@ class Chatbot(Translation):
         preset = self._preset_translator(model, cfg)
         if args.messages:
             respond = self._responder(model, cfg, summary, args.beam_size, args.fallback)
-            return "\n".join(respond(self._messages(model, args.messages, "message", preset=preset))[0])
+            replies = respond(self._messages(model, args.messages, "message", preset=preset))[0]
+            return "\n".join(_one_line(reply) for reply in replies)
         stdin = sys.stdin
         interactive = stdin.isatty()
         respond = self._responder(model, cfg, summary, args.beam_size, args.fallback)
@@ -279,8 +280,14 @@ class Chatbot(Translation):
                 print("(empty message: type some text, or quit)", file=sys.stderr)
                 continue
             reply = respond(self._messages(model, [text], "line", first=number, preset=preset))[0][0]
+            reply = _one_line(reply)
             print(f"bot> {reply}" if interactive else reply, flush=True)
         return None
+
+
+def _one_line(reply: str) -> str:
+    """A reply on one line (a preset's tokenizer can decode line breaks), so replies and messages pair by line."""
+    return " ".join(reply.splitlines())
 
 
 def _raw_lines(stdin, interactive: bool):

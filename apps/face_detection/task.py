@@ -37,6 +37,7 @@ from apps.face_detection.data import (
 from apps.face_detection.detector import (
     box_iou,
     build_face_classifier,
+    build_fer_face_classifier,
     calibrate_threshold,
     detect_faces,
     match_scores,
@@ -185,6 +186,9 @@ class FaceDetection(Task):
                 "astronaut": data.astronaut, "calibration": data.calibration}
 
     def build_model(self, cfg: FaceDetectionConfig, data: DetectionData):
+        if cfg.backbone == "fer":
+            return build_fer_face_classifier(dropout=cfg.dropout, flip=cfg.flip, translation=cfg.translation,
+                                             zoom=cfg.zoom, rotation=cfg.rotation, seed=cfg.seed)
         return build_face_classifier(width=cfg.width, dropout=cfg.dropout, flip=cfg.flip,
                                      translation=cfg.translation, zoom=cfg.zoom, rotation=cfg.rotation,
                                      seed=cfg.seed)

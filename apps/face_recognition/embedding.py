@@ -51,6 +51,35 @@ def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim:
     return keras.Model(inputs, outputs, name="face_embedding")
 
 
+def build_fer_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim: int = 64, dropout: float = 0.1,
+                                augment: bool = True, seed: int = 0) -> keras.Model:
+    """`fer`'s mini-Xception, pre-trained on real faces (`common.fer`), under a new L2-normalised embedding
+    layer: faces (raw levels 0..255, grey or colour, any size) are turned into the 64x64 grey faces in [-1, 1]
+    it was trained on. The backbone is one nested model named "fer_backbone", frozen (inference-mode batch
+    norm): on this CPU build of TensorFlow (2.21, oneDNN on) its gradient crashes the process (see
+    common/fer.py), and the embedding layer on its flattened 4x4x128 features is what trains.
+
+    Example:
+        >>> build_fer_embedding_network((64, 64, 3), embedding_dim=32).output_shape
+        (None, 32)
+    """
+    from common.fer import fer_backbone, to_fer_input
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if augment:
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
+        x = layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 1)(x)
+        x = layers.RandomContrast(0.2, value_range=(0, 1), seed=seed + 2)(x)
+    x = fer_backbone(trainable=False)(to_fer_input(x, input_shape[-1]))
+    x = layers.Flatten()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Dense(embedding_dim, name="embedding")(x)
+    outputs = layers.UnitNormalization(dtype="float32", name="l2_normalise")(x)
+    return keras.Model(inputs, outputs, name="face_embedding")
+
+
 @keras.saving.register_keras_serializable(package="dlsuite")
 class BatchHardTripletLoss(keras.losses.Loss):
     """Triplet loss with online batch-hard mining (Hermans, Beyer and Leibe, 2017).

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.face_recognition.config import FaceRecognitionConfig
-from apps.face_recognition.embedding import BatchHardTripletLoss, build_embedding_network
+from apps.face_recognition.embedding import BatchHardTripletLoss, build_embedding_network, build_fer_embedding_network
 from apps.face_recognition.identities import (
     FaceIdentities,
     load_identities,
@@ -65,6 +65,9 @@ class FaceRecognition(Task):
                 "threshold": data.threshold}
 
     def build_model(self, cfg: FaceRecognitionConfig, data: FaceIdentities):
+        if cfg.backbone == "fer":
+            return build_fer_embedding_network(tuple(data.images.shape[1:]), embedding_dim=cfg.embedding_dim,
+                                               dropout=cfg.dropout, augment=cfg.augment, seed=cfg.seed)
         try:
             return build_embedding_network(tuple(data.images.shape[1:]), embedding_dim=cfg.embedding_dim,
                                            width=cfg.width, depth=cfg.depth, dropout=cfg.dropout,

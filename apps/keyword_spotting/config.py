@@ -13,6 +13,7 @@ class KeywordSpottingConfig(AudioConfig):
     """A CNN or CRNN keyword classifier on one-second clips; see `dlsuite keyword_spotting config`."""
 
     dataset: str = option("spoken_keywords", "One-second clips: spoken_keywords (embedded, eSpeak NG voices; "
+                                             "spoken_keywords/multi adds flite and Festival voices; "
                                              "spoken_keywords/tiny for tests) or tfds:speech_commands (internet once).")
     epochs: int = option(15, "Maximum number of training epochs.", min=1)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)

@@ -1,5 +1,5 @@
 """The keyword spotting data: the embedded `spoken_keywords` set (synthesised with eSpeak NG, a `/tiny`
-config for tests) and `tfds:speech_commands`, as `tf.data` splits plus numpy test arrays.
+config for tests; `/multi` adds flite and Festival voices, `/multi_tiny` for tests) and `tfds:speech_commands`, as `tf.data` splits plus numpy test arrays.
 
 `spoken_keywords`: one-second clips at 16 kHz of the twenty Speech Commands keywords (yes, no, up,
 down, left, right, on, off, stop, go, zero ... nine), an `_unknown_` class (fifteen other words:
@@ -16,8 +16,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from common.audio import DIGIT_WORDS, SAMPLE_RATE
-from common.audio.datasets import SPLITS, SpeechBuilder, SpeechConfig, decode_pcm, prepare_embedded, to_pcm
-from common.audio.synthesis import Synthesizer, background_noise, noisy, random_delivery, trim_silence
+from common.audio.datasets import (OTHER_VOICES, SPLITS, TINY_OTHER_VOICES, SpeechBuilder, SpeechConfig, decode_pcm,
+                                   prepare_embedded, to_pcm)
+from common.audio.synthesis import Synthesizers, background_noise, noisy, random_delivery, trim_silence
 from common.datasets import prepare_tfds, tfds_builder, tfds_split_sizes
 from common.datasets.embedded import register_embedded
 from common.errors import UsageError
@@ -43,19 +44,27 @@ KEYWORD_CLASSES = KEYWORDS + (UNKNOWN, BACKGROUND)
 @register_embedded
 class SpokenKeywords(SpeechBuilder):
     """Speech Commands' twenty keywords, `_unknown_` words and `_background_` noise, one second at 16 kHz,
-    synthesised with eSpeak NG; whole voices held out for validation and test (see `common.audio.datasets`)."""
+    synthesised with eSpeak NG (config `multi`: also flite and Festival); whole voices held out for validation and test (see `common.audio.datasets`)."""
 
     name = "spoken_keywords"
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Four clips per training voice and class (was two).",
                      "1.2.0": "_unknown_: three times the clips, a third each whole other words (now also letter "
-                              "names and short common words), word fragments and junctions of two words."}
+                              "names and short common words), word fragments and junctions of two words.",
+                     "1.3.0": "Configs multi and multi_tiny: eSpeak NG plus flite and Festival voices (split by "
+                              "speaker); default and tiny unchanged."}
     DESCRIPTION = "20 keywords + unknown + background, 1 s at 16 kHz, eSpeak NG voices (test voices unseen)."
     BUILDER_CONFIGS = [
         SpeechConfig(name="default", validation_voices=12, test_voices=16, per_voice=4,
                      description="76 training voices, 12 validation, 16 test; 4 clips per voice and class"),
         SpeechConfig(name="tiny", validation_voices=2, test_voices=2, train_voices=3, per_voice=1,
                      description="3/2/2 voices, 1 clip per voice and class (tests)"),
+        SpeechConfig(name="multi", validation_voices=12, test_voices=16, per_voice=4, other_voices=OTHER_VOICES,
+                     other_repeats=3, description="default's eSpeak NG voices plus 6 flite and Festival training "
+                                                  "voices, 1 validation, 1 test (12 clips per voice and class)"),
+        SpeechConfig(name="multi_tiny", validation_voices=1, test_voices=1, train_voices=1, per_voice=1,
+                     other_voices=TINY_OTHER_VOICES, description="1/1/1 eSpeak NG voices plus 2/1/1 flite and "
+                                                                 "Festival voices, 1 clip per voice and class (tests)"),
     ]
 
     TARGET = "label"
@@ -63,11 +72,11 @@ class SpokenKeywords(SpeechBuilder):
     def _features(self) -> dict:
         return {"label": tfds.features.ClassLabel(names=list(KEYWORD_CLASSES)), "word": tfds.features.Text()}
 
-    def _generate_examples(self, synthesizer: Synthesizer, variants: list[str], seed: int):
+    def _generate_examples(self, synthesizer: Synthesizers, variants: list[str], seed: int):
         rng = np.random.default_rng([seed, 1])
         for variant in variants:
             for label, name in enumerate(KEYWORD_CLASSES):
-                for k in range(self.builder_config.per_voice * (UNKNOWN_PER_KEYWORD if name == UNKNOWN else 1)):
+                for k in range(self.clips_per_voice(variant) * (UNKNOWN_PER_KEYWORD if name == UNKNOWN else 1)):
                     clip, word, voice = self._clip(rng, synthesizer, variant, name)
                     yield f"{variant}/{name}/{k}", {"audio": to_pcm(clip), "label": label, "word": word,
                                                     "voice": voice}
@@ -89,7 +98,7 @@ class SpokenKeywords(SpeechBuilder):
         return np.clip(noisy(rng, clip), -1.0, 1.0), word, delivery["voice"]
 
 
-def unknown_speech(rng, synthesizer: Synthesizer, delivery: dict) -> tuple[np.ndarray, str]:
+def unknown_speech(rng, synthesizer: Synthesizers, delivery: dict) -> tuple[np.ndarray, str]:
     """An `_unknown_` sound and what it is: a whole non-keyword (a third), a fragment of 25-50% of any
     word, keywords included, from its start or its end (a third: `listen` slides over such pieces), or
     the end of one word and the start of the next (a third: the window between two words)."""
@@ -165,8 +174,8 @@ def load_keywords(spec: str, data_dir: str = "") -> KeywordData:
         class_names = list(builder.info.features[keys["label"]].names)
         return KeywordData(spec, splits, class_names, tfds_split_sizes(builder, names))
     if spec.partition("/")[0] != SpokenKeywords.name:
-        raise UsageError(f"unknown keyword dataset {spec!r}: use spoken_keywords (embedded), spoken_keywords/tiny "
-                         "or tfds:speech_commands")
+        raise UsageError(f"unknown keyword dataset {spec!r}: use spoken_keywords (embedded), spoken_keywords/tiny, "
+                         "spoken_keywords/multi or tfds:speech_commands")
     builder = prepare_embedded(spec, SpokenKeywords, data_dir)
     splits = {s: builder.as_dataset(split=s).map(lambda ex: (tf.ensure_shape(decode_pcm(ex["audio"]), (SAMPLE_RATE,)),
                                                              ex["label"])) for s in SPLITS}

@@ -161,7 +161,7 @@ class KeywordSpotting(Task):
         """The model (`listen` at the config's threshold and hop) and PocketSphinx keyword search on the
         real recordings of `common.audio.real` (`apps.keyword_spotting.real_world`); skipped for the
         `/tiny` test sets and with `real_world=false`."""
-        if not cfg.real_world or data.name.endswith("/tiny"):
+        if not cfg.real_world or data.name.endswith("tiny"):
             return {}
         from common.audio.real import load_real_clips
         from common.audio.sphinx import PocketSphinx

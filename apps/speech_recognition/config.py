@@ -13,6 +13,7 @@ class SpeechRecognitionConfig(AudioConfig):
     """A CTC digit-string recogniser (convolutions + bidirectional GRU/LSTM); see `dlsuite speech_recognition config`."""
 
     dataset: str = option("spoken_digits", "Transcribed utterances: spoken_digits (embedded, eSpeak NG voices; "
+                                           "spoken_digits/multi adds flite and Festival voices; "
                                            "spoken_digits/tiny for tests).")
     epochs: int = option(15, "Maximum number of training epochs.", min=1)
     batch_size: int = option(32, "Global batch size (split across replicas).", min=1)

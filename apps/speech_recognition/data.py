@@ -1,5 +1,5 @@
 """The speech recognition data: the embedded `spoken_digits` set (synthesised with eSpeak NG, a `/tiny`
-config for tests) as per-split lists of audio arrays and transcripts.
+config for tests; `/multi` adds flite and Festival voices, `/multi_tiny` for tests) as per-split lists of audio arrays and transcripts.
 
 `spoken_digits`: utterances of 1 to 7 random digits ("three one four"), 16 kHz, variable length;
 whole voices held out for validation and test (`common.audio.datasets`).
@@ -13,18 +13,23 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from common.audio import DIGIT_WORDS
-from common.audio.datasets import SPLITS, SpeechBuilder, SpeechConfig, prepare_embedded, to_pcm
-from common.audio.synthesis import Synthesizer, noisy, random_delivery, trim_silence
+from common.audio.datasets import (OTHER_VOICES, SPLITS, TINY_OTHER_VOICES, SpeechBuilder, SpeechConfig,
+                                   prepare_embedded, to_pcm)
+from common.audio.synthesis import Synthesizers, noisy, random_delivery, trim_silence
 from common.datasets.embedded import register_embedded
 from common.errors import UsageError
 
 
 @register_embedded
 class SpokenDigits(SpeechBuilder):
-    """Utterances of 1 to 7 random digits ("three one four") at 16 kHz, synthesised with eSpeak NG, with
-    their transcripts; whole voices held out for validation and test (see `common.audio.datasets`)."""
+    """Utterances of 1 to 7 random digits ("three one four") at 16 kHz, synthesised with eSpeak NG (config
+    `multi`: also flite and Festival), with their transcripts; whole voices held out for validation and test (see `common.audio.datasets`)."""
 
     name = "spoken_digits"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "Configs multi and multi_tiny: eSpeak NG plus flite and Festival voices (split by "
+                              "speaker); default and tiny unchanged."}
     DESCRIPTION = "Spoken strings of 1-7 digits with transcripts, 16 kHz, eSpeak NG voices (test voices unseen)."
     MAX_DIGITS = 7
     BUILDER_CONFIGS = [
@@ -32,6 +37,12 @@ class SpokenDigits(SpeechBuilder):
                      description="76 training voices, 12 validation, 16 test; 40 utterances per voice"),
         SpeechConfig(name="tiny", validation_voices=2, test_voices=2, train_voices=3, per_voice=6,
                      description="3/2/2 voices, 6 utterances per voice (tests)"),
+        SpeechConfig(name="multi", validation_voices=12, test_voices=16, per_voice=40, other_voices=OTHER_VOICES,
+                     other_repeats=4, description="default's eSpeak NG voices plus 6 flite and Festival training "
+                                                  "voices, 1 validation, 1 test (160 utterances each)"),
+        SpeechConfig(name="multi_tiny", validation_voices=1, test_voices=1, train_voices=1, per_voice=3,
+                     other_voices=TINY_OTHER_VOICES, description="1/1/1 eSpeak NG voices plus 2/1/1 flite and "
+                                                                 "Festival voices, 3 utterances per voice (tests)"),
     ]
 
     TARGET = "text"
@@ -39,10 +50,10 @@ class SpokenDigits(SpeechBuilder):
     def _features(self) -> dict:
         return {"text": tfds.features.Text()}
 
-    def _generate_examples(self, synthesizer: Synthesizer, variants: list[str], seed: int):
+    def _generate_examples(self, synthesizer: Synthesizers, variants: list[str], seed: int):
         rng = np.random.default_rng([seed, 2])
         for variant in variants:
-            for k in range(self.builder_config.per_voice):
+            for k in range(self.clips_per_voice(variant)):
                 digits = rng.integers(0, 10, size=rng.integers(1, self.MAX_DIGITS + 1))
                 text = " ".join(DIGIT_WORDS[d] for d in digits)
                 delivery = random_delivery(rng, variant)
@@ -82,8 +93,8 @@ class UtteranceData:
 def load_utterances(spec: str, data_dir: str = "") -> UtteranceData:
     """Digit-string utterances from `spoken_digits[/tiny]`; audio kept as int16 until batched."""
     if spec.partition("/")[0] != SpokenDigits.name:
-        raise UsageError(f"unknown speech recognition dataset {spec!r}: use spoken_digits (embedded) or "
-                         "spoken_digits/tiny")
+        raise UsageError(f"unknown speech recognition dataset {spec!r}: use spoken_digits (embedded), "
+                         "spoken_digits/tiny or spoken_digits/multi")
     builder = prepare_embedded(spec, SpokenDigits, data_dir)
     audio, texts = {}, {}
     for split in SPLITS:

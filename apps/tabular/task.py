@@ -121,13 +121,13 @@ class Tabular(Task):
                                  ensemble=cfg.ensemble)
 
     def compile_model(self, model, cfg, steps_per_epoch, phase=None):
-        """Cross-entropy and accuracy for a classifier, squared error and MAE for a regressor: the task type is
+        """Cross-entropy and accuracy for a classifier, `regression_loss` and MAE for a regressor: the task type is
         known from the data only, so it is read off the model's output width. The learning-rate schedule spans
         the epochs the step budget allows (`budget_epochs`)."""
         classification = model.output_shape[-1] > 1
         cfg = dataclasses.replace(cfg, epochs=budget_epochs(cfg, steps_per_epoch))
         model.compile(optimizer=build_optimizer(cfg, steps_per_epoch),
-                      loss="sparse_categorical_crossentropy" if classification else "mse",
+                      loss="sparse_categorical_crossentropy" if classification else cfg.regression_loss,
                       metrics=["accuracy"] if classification else ["mae"], jit_compile=cfg.jit_compile)
 
     def callbacks(self, cfg: TabularConfig, data: TableData, run) -> list:

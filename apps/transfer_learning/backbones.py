@@ -17,6 +17,7 @@ import keras
 from apps.image_classification.config import ImageClassificationConfig
 from apps.image_classification.task import ImageClassification
 from apps.transfer_learning.config import TransferLearningConfig
+from apps.transfer_learning.pretraining import LowResolutionPretraining
 from common.config import resolve_config, runtime_settings
 from common.errors import UsageError
 from common.export import load_model
@@ -31,6 +32,11 @@ APPLICATIONS = {
     "resnet50": ("ResNet50", "caffe"),
 }
 
+# Version of the low-resolution pre-training recipe in the backbone's cache key: raise it when the recipe
+# changes in a way its config does not show, so the next run pre-trains a new backbone.
+PRETRAIN_VERSION = "v1"
+
+
 def pretrain_config(cfg: TransferLearningConfig):
     """The image_classification config of the default backbone: its defaults, then `cfg.pretrain`, then
     this run's runtime settings."""
@@ -41,9 +47,18 @@ def pretrain_config(cfg: TransferLearningConfig):
 def pretrained_run_dir(cfg: TransferLearningConfig) -> str:
     """The default backbone's run directory, pre-training it first if no finished run is cached
     (`common.pretrained.cached_run`). The caller re-seeds afterwards: pre-training seeds the global
-    generators with its own seed."""
-    return cached_run(ImageClassification(), pretrain_config(cfg), cfg.data_dir, "transfer_learning",
-                      "the default backbone", "pre-training")
+    generators with its own seed.
+
+    With `pretrain_low_resolution`, the source set is doubled by low-resolution copies
+    (`LowResolutionPretraining`); the cache key names that recipe and its version, so a changed recipe
+    trains (and, interrupted, resumes) a run of its own."""
+    if not cfg.pretrain_low_resolution:
+        return cached_run(ImageClassification(), pretrain_config(cfg), cfg.data_dir, "transfer_learning",
+                          "the default backbone", "pre-training")
+    task = LowResolutionPretraining(cfg.pretrain_low_resolution, cfg.margin)
+    variant = f"lowres{cfg.pretrain_low_resolution}-margin{cfg.margin:g}-{PRETRAIN_VERSION}"
+    return cached_run(task, pretrain_config(cfg), cfg.data_dir, "transfer_learning", "the default backbone",
+                      "pre-training", variant=variant)
 
 
 def load_run_backbone(model_path: str, pretrained: bool = True) -> keras.Model:

@@ -15,8 +15,9 @@ class TransferLearningConfig(TrainConfig):
     """A pre-trained backbone adapted to a new image task from `shots` labelled images per class.
 
     The run has two phases within `epochs`: `head_epochs` epochs train a new head on the frozen
-    backbone at `learning_rate`, the rest fine-tune the top `finetune_layers` backbone layers (and the
-    head) at `finetune_learning_rate`, with every batch-norm layer kept frozen in inference mode.
+    backbone at `learning_rate` (a linear probe), the rest fine-tune the top `finetune_layers` backbone
+    layers (by default all of the default backbone's) and the head at `finetune_learning_rate`, with
+    every batch-norm layer kept frozen in inference mode (its pre-training statistics).
     """
 
     dataset: str = option("digits", "Target dataset: digits, mnist5k, tfds:NAME, or a class-folder path.")
@@ -53,18 +54,28 @@ class TransferLearningConfig(TrainConfig):
         "backbone=run without backbone_run: image_classification config fields of the pre-training run "
         "(e.g. --set 'pretrain={dataset: mnist5k, epochs: 20}').",
     )
+    pretrain_low_resolution: int = option(
+        8,
+        "backbone=run without backbone_run: also pre-train on a copy of each source image whose digit box (inside "
+        "`margin`) is reduced to this many pixels a side and enlarged back, the look of the 8x8 `digits` target "
+        "in the backbone's input (0 = the source images alone, the backbone before issue 14).",
+        min=0, max=MAX_IMAGE_SIZE,
+    )
     shots: int = option(10, "Labelled training images per class, drawn from the train split with the run's seed.",
                         min=1)
     epoch_examples: int = option(
         320, "Examples per epoch: the k-shot images are repeated (reshuffled, re-augmented) up to at least this "
         "many, so every k trains for the same number of steps (0 = one pass).", min=0,
     )
-    head_epochs: int = option(20, "Epochs of the first phase (frozen backbone, new head); the rest fine-tune.", min=0)
+    head_epochs: int = option(10, "Epochs of the first phase (frozen backbone, new head); the rest fine-tune.", min=0)
     finetune_layers: int = option(
-        3, "Fine-tuning unfreezes this many top backbone layers with weights (batch norm excluded: it stays frozen).",
+        5, "Fine-tuning unfreezes this many top backbone layers with weights (batch norm excluded: it stays frozen). "
+        "5 is every one of the default backbone's (4 convolutions, 1 dense); before issue 14: 3.",
         min=0,
     )
-    finetune_learning_rate: float = option(1e-4, "Learning rate of the fine-tuning phase.", min=0.0)
+    finetune_learning_rate: float = option(
+        1e-3, "Learning rate of the fine-tuning phase (before issue 14: 1e-4 on the top 3 layers after 20 head epochs).",
+        min=0.0)
     head_units: int = option(0, "Units of a hidden dense layer in the new head (0 = a linear classifier).", min=0)
     head_dropout: float = option(0.0, "Dropout before the new head's dense layers.", min=0.0)
     margin: float = option(

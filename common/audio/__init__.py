@@ -2,7 +2,8 @@
 
 * `wav`: WAV files in and out (other rates resampled, bad files refused with one line, exit code 2).
 * `frontend`: the log-mel spectrogram both models compute as their first layers.
-* `synthesis`: the eSpeak NG synthesiser (`Synthesizer`) and the noise and deliveries of its clips.
+* `synthesis`: the eSpeak NG, flite and Festival synthesisers (`Synthesizers`) and the noise and deliveries of
+  their clips.
 * `datasets`: the base of the applications' synthesised TFDS builders (`SpeechBuilder`), the voice
   split and the PCM storage of their audio.
 * `real`: real human recordings (Debian pocketsphinx-testdata, klettres-data) as evaluation-only TFDS sets.

