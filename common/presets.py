@@ -28,8 +28,9 @@ from common.export import atomic_directory
 REMOTE_SCHEMES = ("kaggle://", "hf://", "modelscope://")
 
 
-def _hub():
-    import keras_hub  # 2-3 s to import (tensorflow-text): only when a preset is used
+def keras_hub_module():
+    """The `keras_hub` module, imported on first use (2-3 s: tensorflow-text), so only runs that use a preset pay."""
+    import keras_hub
 
     return keras_hub
 
@@ -126,7 +127,7 @@ def check_preset(task_class_name: str, preset: str, *, app: str):
     Cheap (reads the JSON files and the tokenizer, no weights), so an application calls it while it
     loads its data, before the run directory is written. Returns the preset's tokenizer (for an
     ImageClassifier: its image converter if remote, None if local)."""
-    hub = _hub()
+    hub = keras_hub_module()
     task_class = getattr(hub.models, task_class_name)
     text = task_class_name != "ImageClassifier"
     if is_remote(preset) or (not os.path.exists(preset) and preset in task_class.presets):
@@ -179,7 +180,7 @@ def load_task(task_class_name: str, preset: str, *, app: str, **kwargs):
         **kwargs: passed to `from_preset` (`num_classes=`, `activation=`, ...).
     """
     check_preset(task_class_name, preset, app=app)
-    task_class = getattr(_hub().models, task_class_name)
+    task_class = getattr(keras_hub_module().models, task_class_name)
     try:
         task = task_class.from_preset(preset, **kwargs)
     except Exception as exc:  # noqa: BLE001 - download and format errors all mean "cannot use this preset"
@@ -194,7 +195,7 @@ def load_task(task_class_name: str, preset: str, *, app: str, **kwargs):
 def load_image_backbone(preset: str, *, app: str):
     """(backbone, image converter or None) of an image preset: `keras_hub.models.Backbone.from_preset` and
     `keras_hub.layers.ImageConverter.from_preset`, with one-line errors (a text preset is refused)."""
-    hub = _hub()
+    hub = keras_hub_module()
     if is_remote(preset) and _unreachable_hugging_face(preset) is not None:
         raise _remote_error(preset, ConnectionError("the Hugging Face Hub is unreachable"))
     if not (is_remote(preset) or (not os.path.exists(preset) and preset in hub.models.Backbone.presets)):
@@ -260,7 +261,7 @@ def check_vocabulary(task, preset: str) -> None:
 
 def find_task(model: keras.Model):
     """The KerasHub task a suite model is or wraps (with its preprocessor), or None."""
-    hub = _hub()
+    hub = keras_hub_module()
     if isinstance(model, hub.models.Task):
         return model
     for layer in getattr(model, "layers", ()):
@@ -290,7 +291,7 @@ def _keep_sequence_lengths(preprocessor, folder: str) -> None:
     (preprocessor.json, and task.json's copy, which `Seq2SeqLM.from_preset` reads), where KerasHub left them
     out (its `get_config` does not return them in 0.32), so `from_preset` packs the texts as the fine-tuned
     task did instead of to 1024 tokens."""
-    if not isinstance(preprocessor, _hub().models.Seq2SeqLMPreprocessor):
+    if not isinstance(preprocessor, keras_hub_module().models.Seq2SeqLMPreprocessor):
         return
     lengths = {name: int(getattr(preprocessor, name)) for name in ("encoder_sequence_length",
                                                                     "decoder_sequence_length")}

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from apps.sentiment.model import build_text_classifier, learn_vocabulary
+from apps.sentiment.model import build_text_classifier, learn_bag_of_ngrams, learn_vocabulary
 from apps.sentiment.task import as_strings
 from apps.sentiment.data import load_texts
 from common.errors import UsageError
@@ -103,6 +103,26 @@ def test_models_round_trip_with_their_vocabulary(tmp_path, family):
     np.testing.assert_allclose(again.predict(batch, verbose=0), probabilities, atol=1e-6)
 
 
+def test_wide_path_starts_at_naive_bayes_and_round_trips(tmp_path):
+    rows = review_rows(40)
+    texts, labels = [text for text, _ in rows], np.array([label == "pos" for _, label in rows], np.int64)
+    wide = learn_bag_of_ngrams(texts, labels, 2, max_tokens=200, ngrams=2)
+    assert "was great" in wide["vocabulary"] and wide["kernel"].shape == (len(wide["vocabulary"]), 2)
+    good, bad = wide["vocabulary"].index("great"), wide["vocabulary"].index("dull")
+    assert wide["kernel"][good, 1] > 0 > wide["kernel"][bad, 1]  # log-count ratios, centred over classes
+    np.testing.assert_allclose(wide["kernel"].sum(axis=1), 0.0, atol=1e-5)
+    model = build_text_classifier(learn_vocabulary(texts, max_tokens=50), 2, sequence_length=12, embed_dim=8,
+                                  heads=2, mlp_dim=16, wide=wide)
+    # Untrained, the network's logits are small: naive Bayes already reads the toy's adjectives.
+    batch = as_strings(["the film was great and the cast funny", "the film was dull and the cast awful", ""])
+    probabilities = model.predict(batch, verbose=0)
+    assert probabilities[:2].argmax(axis=1).tolist() == [1, 0]
+    model.save(tmp_path / "wide.keras")
+    again = keras.saving.load_model(tmp_path / "wide.keras")
+    assert again.get_layer("bag_of_ngrams").get_vocabulary() == wide["vocabulary"]
+    np.testing.assert_allclose(again.predict(batch, verbose=0), probabilities, atol=1e-6)
+
+
 def test_padding_does_not_change_the_transformer_output():
     vocabulary = learn_vocabulary(["a good film", "a bad film"], max_tokens=20)
     short = build_text_classifier(vocabulary, 2, sequence_length=4, embed_dim=8, heads=2, mlp_dim=16, dropout=0.0)
@@ -173,7 +193,8 @@ def test_bilstm_trains_from_the_cli(cli, tmp_path, reviews_csv):
     code, out, err = cli("sentiment", "train", "--dataset", reviews_csv, "--epochs", "1", "--quiet",
                          "--output-dir", tmp_path / "rnn", *TINY_TEXT, "--set", "model=bigru")
     assert code == 0, err
-    assert read_json(tmp_path / "rnn" / "metrics.json")["config"]["model"] == "bigru"
+    metrics = read_json(tmp_path / "rnn" / "metrics.json")
+    assert metrics["config"]["model"] == "bigru" and metrics["data"]["wide_ngrams"] > 0  # wide by default
 
 
 def fake_vader_sdist(path, rows, others=None) -> str:

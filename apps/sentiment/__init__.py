@@ -14,8 +14,9 @@
   text and a label feature, CSV files and `<class>/*.txt` folders.
 * Model (`model.py`): `TextVectorization` (vocabulary from the training split) inside the model, so
   saved and exported models take raw strings; then KerasHub's token + position embedding and pre-norm
-  `TransformerEncoder` blocks with masked mean pooling, or stacked bidirectional LSTM/GRU layers;
-  or (`--preset`) a KerasHub `TextClassifier` preset with its own preprocessor inside the model.
+  `TransformerEncoder` blocks with masked mean pooling, or stacked bidirectional LSTM/GRU layers,
+  plus (`wide`, default) a linear model of word n-grams started at naive Bayes whose logits add to
+  the network's; or (`--preset`) a KerasHub `TextClassifier` preset with its own preprocessor inside the model.
 * Baseline: TF-IDF of words and word pairs + logistic regression (C chosen on validation).
 * TensorBoard's Text tab shows test sentences with their predictions (also `DIR/examples/`).
 """

@@ -10,7 +10,8 @@ from common.errors import UsageError
 
 @dataclass
 class SentimentConfig(TrainConfig):
-    """A transformer encoder or bidirectional RNN text classifier; see `dlsuite sentiment config`."""
+    """A transformer encoder or bidirectional RNN text classifier, with a naive-Bayes-started linear n-gram path
+    (`wide`); see `dlsuite sentiment config`."""
 
     dataset: str = option("vader_movies", "Labelled text: vader_movies or vader_all (embedded), tfds:imdb_reviews, "
                                           "a CSV file (text_column, label_column) or a folder of <class>/*.txt.")
@@ -36,6 +37,10 @@ class SentimentConfig(TrainConfig):
     heads: int = option(4, "Transformer: attention heads per block.", min=1)
     mlp_dim: int = option(256, "Transformer: hidden units of each block's GELU MLP.", min=1)
     rnn_units: int = option(64, "RNN: units per direction of each recurrent layer.", min=1)
+    wide: bool = option(True, "Wide and deep: add a linear model of the text's bag of word n-grams (started at naive "
+                              "Bayes on the training split) to the network's logits; false for the network alone.")
+    wide_ngrams: int = option(2, "Wide path: word n-grams up to this n.", min=1)
+    wide_tokens: int = option(100_000, "Wide path: the most frequent n-grams of the training split kept.", min=2)
     token_dropout: float = option(0.0, "In training, the share of words replaced by the out-of-vocabulary token.",
                                   min=0.0)
     dropout: float = option(0.3, "Dropout after the embeddings, inside the blocks and before the classifier.", min=0.0)

@@ -181,6 +181,7 @@ class TextData:
         labels: {split: int64 array}.
         class_names: label names, indexed by label.
         vocabulary: set by applications that learn one from the training texts.
+        wide: set by sentiment where its model has a wide path (`apps.sentiment.model.learn_bag_of_ngrams`).
     """
 
     name: str
@@ -188,6 +189,7 @@ class TextData:
     labels: dict[str, np.ndarray]
     class_names: list[str]
     vocabulary: list[str] = field(default_factory=list)
+    wide: dict | None = None
 
     @property
     def sizes(self) -> dict[str, int]:

@@ -16,7 +16,8 @@ VADER_ALL = EmbeddedSet(
 
 SPEC = AppSpec(
     name="sentiment",
-    description=("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU, vs TF-IDF + "
+    description=("text classifier from raw sentences: transformer encoder or bidirectional LSTM/GRU plus a naive-Bayes-"
+                 "started n-gram path (wide and deep), vs TF-IDF + "
                  "logistic regression and the VADER and TextBlob lexicons; scored on tweets, product reviews and "
                  "editorials too"),
     config_class=SentimentConfig,

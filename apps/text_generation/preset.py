@@ -27,18 +27,12 @@ import numpy as np
 
 from apps.text_generation.generation import check_sampling, resolve_sampler
 from common.errors import UsageError
-from common.presets import set_sampler, text_of as _text
-
-
-def _hub():
-    import keras_hub  # 3 s to import (tensorflow-text): only when a preset is used
-
-    return keras_hub
+from common.presets import keras_hub_module as hub, set_sampler, text_of as _text
 
 
 def is_causal_lm(model) -> bool:
     """Whether `model` is a KerasHub `CausalLM` task (the model of a `--preset` run)."""
-    return isinstance(model, _hub().models.CausalLM)
+    return isinstance(model, hub().models.CausalLM)
 
 
 def _ids(tokenizer, text: str) -> np.ndarray:
@@ -170,7 +164,7 @@ def score_text(task, text: str, batch_size: int = 32) -> dict:
 
 def keras_hub_sampler(name: str, temperature: float, top_k: int, top_p: float, seed: int):
     """The `keras_hub.samplers` sampler `name` (from `generation.resolve_sampler`) with these settings."""
-    samplers = _hub().samplers
+    samplers = hub().samplers
     if name == "greedy":
         return samplers.GreedySampler()
     if name == "random":

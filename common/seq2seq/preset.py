@@ -29,22 +29,16 @@ import numpy as np
 import weakref
 
 from common.errors import UsageError
-from common.presets import set_sampler, text_of as _text
+from common.presets import keras_hub_module as hub, set_sampler, text_of as _text
 from common.seq2seq.tokens import tokenize
 
 # Tokens the packers add around a text: the start and end tokens (BART's decoder starts with two).
 SPECIAL_TOKENS = 3
 
 
-def _hub():
-    import keras_hub  # 3 s to import (tensorflow-text): only when a preset is used
-
-    return keras_hub
-
-
 def is_seq2seq_lm(model) -> bool:
     """Whether `model` is a KerasHub `Seq2SeqLM` task (the model of a `--preset` run)."""
-    return isinstance(model, _hub().models.Seq2SeqLM)
+    return isinstance(model, hub().models.Seq2SeqLM)
 
 
 def token_counts(tokenizer, texts: list[str]) -> list[int]:
@@ -189,7 +183,7 @@ class PresetTranslator:
         if beam_size in self._generate:
             self.task.sampler, self.task.generate_function = self._generate[beam_size]
             return
-        samplers = _hub().samplers
+        samplers = hub().samplers
         set_sampler(self.task, samplers.GreedySampler() if beam_size == 1 else samplers.BeamSampler(num_beams=beam_size))
         self._generate[beam_size] = self.task.sampler, self.task.make_generate_function()
 
