@@ -174,6 +174,14 @@ BAD_INPUTS = [
     ("face_recognition", "train --set center_crop=2", "center_crop=2.0 must be in (0, 1]"),
     ("face_recognition", "predict --run {stub} {png}", "predict takes two face images"),
     ("face_recognition", "predict --run {stub} /nonexistent.png {png}", "image not found: /nonexistent.png"),
+    # language_model
+    ("language_model", "train --dataset /nonexistent.txt", "dataset not found: /nonexistent.txt"),
+    ("language_model", "train --dataset {empty}", "holds no .txt files"),
+    ("language_model", "train --dataset {binary_txt}", "is not UTF-8 text"),
+    ("language_model", "train --set mask_rate=0", "mask_rate=0.0 must be in (0, 1)"),
+    ("language_model", "train --set hidden_dim=129", "hidden_dim=129 must be a multiple of num_heads=2"),
+    ("language_model", "train --preset {empty}", "is not a KerasHub preset folder"),
+    ("language_model", "predict --run {no_model} hello", "no trained model"),
     # sentiment
     ("sentiment", "train --dataset {bad_columns_csv}", "has no column 'text', 'label'"),
     ("sentiment", "train --dataset /nonexistent.csv", "dataset not found: /nonexistent.csv"),
