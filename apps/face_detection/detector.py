@@ -40,6 +40,19 @@ class WindowStandardization(layers.Layer):
         return {**super().get_config(), "min_std": self.min_std}
 
 
+def _augment(x, *, flip: bool, translation: float, zoom: float, rotation: float, seed: int):
+    """Training-time flips, shifts, zooms and rotations of the window, each off at 0 (identity at inference)."""
+    if flip:
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
+    if translation:
+        x = layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 1)(x)
+    if zoom:
+        x = layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2)(x)
+    if rotation:
+        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 3)(x)
+    return x
+
+
 def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool = True, translation: float = 0.06,
                           zoom: float = 0.08, rotation: float = 0.0, seed: int = 0) -> keras.Model:
     """A CNN that gives the face probability of a 25x25 grey window (raw levels 0..255).
@@ -63,14 +76,7 @@ def build_face_classifier(*, width: int = 16, dropout: float = 0.3, flip: bool =
     """
     inputs = keras.Input(shape=(WINDOW, WINDOW, 1), name="window")
     x = inputs
-    if flip:
-        x = layers.RandomFlip("horizontal", seed=seed)(x)
-    if translation:
-        x = layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 1)(x)
-    if zoom:
-        x = layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2)(x)
-    if rotation:
-        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 3)(x)
+    x = _augment(x, flip=flip, translation=translation, zoom=zoom, rotation=rotation, seed=seed)
     x = WindowStandardization(name="standardise")(x)
     # 25 -> 23 -> 21 -> 10 -> 8 -> 6 -> 3 -> 1 ("valid" convolutions)
     for block, filters in enumerate((width, 2 * width)):
@@ -98,14 +104,7 @@ def build_fer_face_classifier(*, dropout: float = 0.3, flip: bool = True, transl
 
     inputs = keras.Input(shape=(WINDOW, WINDOW, 1), name="window")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    if flip:
-        x = layers.RandomFlip("horizontal", seed=seed)(x)
-    if translation:
-        x = layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 1)(x)
-    if zoom:
-        x = layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2)(x)
-    if rotation:
-        x = layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 3)(x)
+    x = _augment(x, flip=flip, translation=translation, zoom=zoom, rotation=rotation, seed=seed)
     x = layers.Flatten()(fer_backbone(trainable=False)(to_fer_input(x, 1)))
     if dropout:
         x = layers.Dropout(dropout)(x)
@@ -287,3 +286,4 @@ def box_iou(a, b) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+

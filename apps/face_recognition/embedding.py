@@ -10,6 +10,20 @@ import keras
 from keras import layers, ops
 
 
+def _augment(x, seed: int):
+    """Training-time flips, shifts and contrast changes of images in [0, 1] (identity at inference)."""
+    x = layers.RandomFlip("horizontal", seed=seed)(x)
+    x = layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 1)(x)
+    return layers.RandomContrast(0.2, value_range=(0, 1), seed=seed + 2)(x)
+
+
+def _embedding_head(features, embedding_dim: int, dropout: float):
+    """Dropout, then the linear embedding layer, L2-normalised (float32 under mixed precision)."""
+    x = layers.Dropout(dropout)(features) if dropout else features
+    x = layers.Dense(embedding_dim, name="embedding")(x)
+    return layers.UnitNormalization(dtype="float32", name="l2_normalise")(x)
+
+
 def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim: int = 64, width: int = 32,
                             depth: int = 3, dropout: float = 0.1, augment: bool = True, seed: int = 0) -> keras.Model:
     """A CNN that maps a face image (raw levels 0..255) to an L2-normalised embedding.
@@ -33,9 +47,7 @@ def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim:
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     if augment:
-        x = layers.RandomFlip("horizontal", seed=seed)(x)
-        x = layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 1)(x)
-        x = layers.RandomContrast(0.2, value_range=(0, 1), seed=seed + 2)(x)
+        x = _augment(x, seed)
     for block in range(depth):
         for conv in range(2):
             x = layers.Conv2D(width * 2**block, 3, padding="same", use_bias=False,
@@ -44,11 +56,7 @@ def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim:
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
     x = layers.GlobalAveragePooling2D()(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    x = layers.Dense(embedding_dim, name="embedding")(x)
-    outputs = layers.UnitNormalization(dtype="float32", name="l2_normalise")(x)
-    return keras.Model(inputs, outputs, name="face_embedding")
+    return keras.Model(inputs, _embedding_head(x, embedding_dim, dropout), name="face_embedding")
 
 
 def build_fer_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim: int = 64, dropout: float = 0.1,
@@ -68,16 +76,10 @@ def build_fer_embedding_network(input_shape: tuple[int, int, int], *, embedding_
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     if augment:
-        x = layers.RandomFlip("horizontal", seed=seed)(x)
-        x = layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 1)(x)
-        x = layers.RandomContrast(0.2, value_range=(0, 1), seed=seed + 2)(x)
+        x = _augment(x, seed)
     x = fer_backbone(trainable=False)(to_fer_input(x, input_shape[-1]))
     x = layers.Flatten()(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    x = layers.Dense(embedding_dim, name="embedding")(x)
-    outputs = layers.UnitNormalization(dtype="float32", name="l2_normalise")(x)
-    return keras.Model(inputs, outputs, name="face_embedding")
+    return keras.Model(inputs, _embedding_head(x, embedding_dim, dropout), name="face_embedding")
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -116,3 +118,4 @@ class BatchHardTripletLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
+
