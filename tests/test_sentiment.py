@@ -111,6 +111,9 @@ def test_wide_path_starts_at_naive_bayes_and_round_trips(tmp_path):
     good, bad = wide["vocabulary"].index("great"), wide["vocabulary"].index("dull")
     assert wide["kernel"][good, 1] > 0 > wide["kernel"][bad, 1]  # log-count ratios, centred over classes
     np.testing.assert_allclose(wide["kernel"].sum(axis=1), 0.0, atol=1e-5)
+    quarter = learn_bag_of_ngrams(texts, labels, 2, max_tokens=200, ngrams=2, scale=0.25)  # sentiment's wide_scale
+    for part in ("kernel", "bias"):
+        np.testing.assert_allclose(quarter[part], 0.25 * wide[part], rtol=1e-6)
     model = build_text_classifier(learn_vocabulary(texts, max_tokens=50), 2, sequence_length=12, embed_dim=8,
                                   heads=2, mlp_dim=16, wide=wide)
     # Untrained, the network's logits are small: naive Bayes already reads the toy's adjectives.

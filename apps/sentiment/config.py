@@ -41,6 +41,8 @@ class SentimentConfig(TrainConfig):
                               "Bayes on the training split) to the network's logits; false for the network alone.")
     wide_ngrams: int = option(2, "Wide path: word n-grams up to this n.", min=1)
     wide_tokens: int = option(100_000, "Wide path: the most frequent n-grams of the training split kept.", min=2)
+    wide_scale: float = option(0.25, "Wide path: its naive Bayes start is scaled by this before training (1 = naive "
+                                     "Bayes itself; smaller lets the network's logits count more).", min=0.0)
     token_dropout: float = option(0.0, "In training, the share of words replaced by the out-of-vocabulary token.",
                                   min=0.0)
     dropout: float = option(0.3, "Dropout after the embeddings, inside the blocks and before the classifier.", min=0.0)

@@ -47,17 +47,18 @@ def learn_vocabulary(texts: list[str], *, max_tokens: int, ngrams: int = 1) -> l
 
 
 def learn_bag_of_ngrams(texts: list[str], labels, num_classes: int, *, max_tokens: int = 100_000, ngrams: int = 2,
-                        alpha: float = 1.0) -> dict:
+                        alpha: float = 1.0, scale: float = 1.0) -> dict:
     """The wide path's n-gram vocabulary and its starting weights: multinomial naive Bayes on presence.
 
     The `max_tokens` most frequent word n-grams (1..`ngrams`) of `texts` become a multi-hot bag; the
     linear layer on it starts at naive Bayes' log-likelihoods of each n-gram per class (add-`alpha`
     smoothed, centred over classes, so with two classes the kernel is +-1/2 of the log-count ratio
-    of NBSVM, Wang and Manning 2012) and the log class priors. Started from zero, the wide layer
-    trained jointly with the network overfits the few thousand sentences (74.3% on vader_movies);
-    from naive Bayes it starts at 77.9% of vader_movies' test split, more than the trained model keeps
-    (see the README). Computed from the training split only, outside any distribution strategy's
-    scope, like `learn_vocabulary`.
+    of NBSVM, Wang and Manning 2012) and the log class priors, both times `scale`. Started from zero,
+    the wide layer trained jointly with the network overfits the few thousand sentences (74.3% on
+    vader_movies); at naive Bayes itself (`scale=1`) it starts at 77.9% of vader_movies' test split,
+    more than the trained model keeps; the sentiment default, 0.25, leaves the network's logits more
+    say (see the README). Computed from the training split only, outside any distribution
+    strategy's scope, like `learn_vocabulary`.
 
     Returns:
         {"vocabulary", "ngrams", "kernel" (n-grams x classes), "bias" (classes)}: `wide` of
@@ -79,8 +80,8 @@ def learn_bag_of_ngrams(texts: list[str], labels, num_classes: int, *, max_token
     kernel = log_likelihood - log_likelihood.mean(axis=1, keepdims=True)
     kernel[0] = 0.0  # index 0 is the out-of-vocabulary bucket: present in most texts, it says nothing
     prior = np.log(np.maximum(np.bincount(labels, minlength=num_classes), 1) / max(len(labels), 1))
-    return {"vocabulary": vocabulary, "ngrams": ngrams, "kernel": kernel.astype("float32"),
-            "bias": (prior - prior.mean()).astype("float32")}
+    return {"vocabulary": vocabulary, "ngrams": ngrams, "kernel": (scale * kernel).astype("float32"),
+            "bias": (scale * (prior - prior.mean())).astype("float32")}
 
 
 def build_text_classifier(vocabulary: list[str], num_classes: int, *, model: str = "transformer",

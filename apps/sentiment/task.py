@@ -78,7 +78,8 @@ class Sentiment(Task):
         data.vocabulary = learn_vocabulary(train, max_tokens=cfg.max_tokens, ngrams=cfg.ngrams)
         if cfg.wide:
             data.wide = learn_bag_of_ngrams(train, data.labels["train"][: len(train)], len(data.class_names),
-                                            max_tokens=cfg.wide_tokens, ngrams=cfg.wide_ngrams)
+                                            max_tokens=cfg.wide_tokens, ngrams=cfg.wide_ngrams,
+                                            scale=cfg.wide_scale)
         return data
 
     def num_train_examples(self, cfg, data: TextData) -> int:
