@@ -38,10 +38,10 @@ class Translation(Task):
     monitor = "val_loss"
     primary_metric = ("bleu", "higher", ".2f")
     # bible_es_en: verses are long (median 25 Spanish tokens), so the row reads up to 40 tokens (training
-    # pairs beyond are left out: 19,439 of 24,886 training verses stay), trains 3 epochs and decodes 200 test
-    # verses, to fit tens of minutes on 2 CPU cores.
+    # pairs beyond are left out: 19,439 of 24,886 training verses stay), trains 8 epochs and decodes 200 test
+    # verses: about 20 minutes on 2 CPU cores (3 epochs stayed below retrieval, 8 are well above it).
     benchmark_rows = (("translation-de_en_sentences-rnn", {"model": "rnn"}),
-                      ("translation-bible_es_en", {"dataset": "bible_es_en", "max_length": 40, "epochs": 3,
+                      ("translation-bible_es_en", {"dataset": "bible_es_en", "max_length": 40, "epochs": 8,
                                                    "eval_sentences": 200}))
 
     # --- data -------------------------------------------------------------------------------
