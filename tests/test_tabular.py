@@ -214,6 +214,27 @@ def test_cli_regression(cli, tmp_path, table_csv):
     assert (run / "plots" / "predicted_vs_true.png").is_file()
 
 
+def test_regressor_serves_its_best_validation_mae_epoch(cli, tmp_path, table_csv):
+    """Trained on squared error (the default loss), the model kept is the epoch of least validation MAE, the metric
+    a regressor is reported by; a classifier's is chosen by validation cross-entropy."""
+    from apps.tabular.config import TabularConfig
+    from apps.tabular.task import Tabular
+
+    run = tmp_path / "run"
+    code, _, err = cli("tabular", "train", "--dataset", table_csv, "--set", "target=size", "--epochs", "5",
+                       "--output-dir", run, "--quiet", *TINY)
+    assert code == 0, err
+    log = pd.read_csv(run / "training_log.csv")
+    task, cfg = Tabular(), TabularConfig(dataset=table_csv, target="size", batch_size=32)
+    data = task.load_data(cfg)
+    assert (task.monitor, task.monitor_mode) == ("val_mae", "min")
+    model = keras.models.load_model(run / "model.keras")
+    served = model.evaluate(task.build_inputs(cfg, data)["validation"], return_dict=True, verbose=0)["mae"]
+    assert served == pytest.approx(log["val_mae"].min(), rel=1e-4)
+    task.load_data(TabularConfig(dataset=table_csv, target="kind"))
+    assert (task.monitor, task.monitor_mode) == ("val_loss", "auto")
+
+
 def test_cli_bad_inputs(cli, tmp_path, table_csv, trained_run):
     def fails(*args, match):
         code, _, err = cli("tabular", *args)

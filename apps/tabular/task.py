@@ -89,6 +89,9 @@ class Tabular(Task):
         if data.task == "regression":
             y = data.targets["train"].astype(np.float64)
             data.preprocessing["target"] = [float(y.mean()), float(y.std()) or 1.0]
+        # The served epoch (and early stopping, and the tuner's objective) follow the metric a regressor is
+        # judged by, the MAE, whatever `regression_loss` it is trained with; a classifier's, the cross-entropy.
+        self.monitor, self.monitor_mode = ("val_mae", "min") if data.task == "regression" else ("val_loss", "auto")
         return data
 
     def num_train_examples(self, cfg, data: TableData) -> int:
