@@ -58,6 +58,8 @@ class Task:
     spec: AppSpec | None = None
     name: str = ""
     config_class: type[TrainConfig] = TrainConfig
+    # The logged metric that picks the served epoch, early stopping and the tuner's objective; an application
+    # whose metric depends on the data sets it on the instance in `load_data` (a regressor's val_mae, say).
     monitor: str = "val_loss"
     # Whether `monitor` improves downwards ("min") or upwards ("max"); "auto" lets Keras tell from its name.
     monitor_mode: str = "auto"
