@@ -15,7 +15,7 @@ class KeywordSpottingConfig(AudioConfig):
     dataset: str = option("spoken_keywords", "One-second clips: spoken_keywords (embedded, eSpeak NG voices; "
                                              "spoken_keywords/multi adds flite and Festival voices; "
                                              "spoken_keywords/tiny for tests) or tfds:speech_commands (internet once).")
-    epochs: int = option(15, "Maximum number of training epochs.", min=1)
+    epochs: int = option(25, "Maximum number of training epochs.", min=1)
     batch_size: int = option(64, "Global batch size (split across replicas).", min=1)
     lr_schedule: str = option("cosine", "Learning-rate schedule.", choices=("constant", "cosine", "exponential"))
     model: str = option("crnn", "crnn: two convolution blocks, then a bidirectional GRU over time; cnn: four "
