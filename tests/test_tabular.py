@@ -149,6 +149,22 @@ def test_ensemble_averages_its_members(table_csv):
                                np.mean([m.predict(inputs, verbose=0) for m in members], axis=0), rtol=1e-5)
 
 
+def test_wide_path_is_a_linear_model_of_the_features(table_csv):
+    """With the deep path's output layer at zero, a wide-and-deep classifier is logistic regression on the encoded
+    features."""
+    data = load_table(table_csv, target="kind")
+    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical)
+    model = build_tabular_mlp(stats, num_classes=2, units=4, depth=1, wide=True)
+    deep = model.get_layer("deep")
+    deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
+    inputs = model_inputs(data.frames["test"], data.numeric, data.categorical)
+    features = np.asarray(keras.Model(model.inputs, model.get_layer("features").output)(inputs))
+    kernel, bias = model.get_layer("wide").get_weights()
+    logits = features @ kernel + bias
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_step_budget_shortens_big_tables():
     from apps.tabular.config import TabularConfig
     from apps.tabular.task import budget_epochs

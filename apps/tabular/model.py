@@ -104,7 +104,7 @@ def feature_inputs(preprocessing: dict) -> tuple[dict, list]:
 
 def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int = 64, depth: int = 2,
                       dropout: float = 0.1, target_mean: float = 0.0, target_std: float = 1.0,
-                      seed: int | None = None, ensemble: int = 1) -> keras.Model:
+                      seed: int | None = None, ensemble: int = 1, wide: bool = False) -> keras.Model:
     """A classifier (softmax over `num_classes`) or regressor (`num_classes=0`) on raw rows.
 
     Args:
@@ -118,6 +118,9 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
         seed: seed of the dropout masks.
         ensemble: independent hidden stacks (each with its own initialisation and dropout) on the
             same features, whose outputs (probabilities, or standardised predictions) are averaged.
+        wide: also a linear layer from the encoded features to the output, added to the MLP's logits
+            (or standardised prediction) before the softmax: wide and deep, so the linear fit that
+            logistic or linear regression finds is one the model holds from the first step.
 
     Example:
         >>> train = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
@@ -139,7 +142,12 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
             x = layers.Dense(units, activation="relu", name=f"{tag}hidden_{i + 1}")(x)
             if dropout:
                 x = layers.Dropout(dropout, seed=None if seed is None else seed + m, name=f"{tag}dropout_{i + 1}")(x)
-        if num_classes:
+        width = num_classes or 1
+        if wide:
+            x = layers.Add(name=f"{tag}wide_and_deep")([layers.Dense(width, name=f"{tag}deep")(x),
+                                                         layers.Dense(width, name=f"{tag}wide")(features)])
+            members.append(layers.Softmax(name=f"{tag}probabilities")(x) if num_classes else x)
+        elif num_classes:
             members.append(layers.Dense(num_classes, activation="softmax", name=f"{tag}probabilities")(x))
         else:
             members.append(layers.Dense(1, name=f"{tag}standardized")(x))

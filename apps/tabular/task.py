@@ -121,7 +121,7 @@ class Tabular(Task):
         mean, std = data.preprocessing.get("target", (0.0, 1.0))
         return build_tabular_mlp(data.preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
                                  dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed,
-                                 ensemble=cfg.ensemble)
+                                 ensemble=cfg.ensemble, wide=cfg.wide)
 
     def compile_model(self, model, cfg, steps_per_epoch, phase=None):
         """Cross-entropy and accuracy for a classifier, `regression_loss` and MAE for a regressor: the task type is
