@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from apps.tabular.model import ImputeWithIndicator, build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+from apps.tabular.model import (ImputeWithIndicator, PiecewiseLinearEncoding, build_tabular_mlp, input_name,
+                                learn_preprocessing, model_inputs)
 from apps.tabular.data import load_table
 from common.errors import UsageError
 from common.export import export_saved_model
@@ -115,15 +116,35 @@ def test_feature_space_on_rows_with_missing_values():
     assert np.isfinite(model.predict(model_inputs(rows, ["x"], ["c"]), verbose=0)).all()
 
 
-def tiny_model(data, **kwargs):
-    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical)
+def test_piecewise_linear_encoding_over_training_quantiles():
+    """Bin edges are the training quantiles (repeats merged); a value reads as ones for the bins below it, its
+    position inside its own bin, zeros above; NaN reads as zeros, the missing indicator beside it says 1."""
+    train = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0, np.nan], "flat": [5.0] * 6})
+    stats = learn_preprocessing(train, ["x", "flat"], [], numeric_bins=4)
+    assert stats["bins"] == {"x": [0.0, 1.0, 2.0, 3.0, 4.0]}  # a constant column gets no bins
+    encode = PiecewiseLinearEncoding(stats["bins"]["x"])
+    np.testing.assert_allclose(np.asarray(encode(np.array([[-3.0], [2.25], [9.0], [np.nan]], "float32"))),
+                               [[0, 0, 0, 0], [1, 1, 0.25, 0], [1, 1, 1, 1], [0, 0, 0, 0]], atol=1e-6)
+    model = build_tabular_mlp(stats, num_classes=2, units=4)
+    features = keras.Model(model.inputs, model.get_layer("features").output)
+    rows = pd.DataFrame({"x": [np.nan, 2.0], "flat": [5.0, 5.0]})
+    # x -> (normalised value, missing, 4 bins), then flat -> (normalised value, missing)
+    np.testing.assert_allclose(np.asarray(features(model_inputs(rows, ["x", "flat"], []))),
+                               [[0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0, 0, 0]], atol=1e-6)
+    with pytest.raises(ValueError, match="increasing"):
+        PiecewiseLinearEncoding([1.0, 1.0])
+
+
+def tiny_model(data, numeric_bins=0, **kwargs):
+    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical, numeric_bins=numeric_bins)
     return build_tabular_mlp(stats, len(data.class_names), units=8, depth=1, **kwargs)
 
 
-def test_model_and_saved_model_take_raw_rows(tmp_path, table_csv):
+@pytest.mark.parametrize("numeric_bins", [0, 8])
+def test_model_and_saved_model_take_raw_rows(tmp_path, table_csv, numeric_bins):
     data = load_table(table_csv, target="size")
     y = data.targets["train"]
-    model = tiny_model(data, target_mean=float(y.mean()), target_std=float(y.std()))
+    model = tiny_model(data, numeric_bins, target_mean=float(y.mean()), target_std=float(y.std()))
     rows = pd.DataFrame({"colour": ["", "red", "purple"], "width": [np.nan, 9.5, 11.0],
                          "height": [np.nan, np.nan, 22.0], "grade": [1.0, np.nan, 3.0], "kind": ["", "small", "odd"]})
     inputs = model_inputs(rows, data.numeric, data.categorical)

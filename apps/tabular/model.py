@@ -5,7 +5,9 @@ where the cell is missing), string for categorical ones ("" where missing). Insi
 
 * numeric: `Normalization` with the training split's mean and variance (missing cells ignored),
   then `ImputeWithIndicator`: a missing value becomes 0, i.e. the training mean, and a 0/1
-  indicator feature says it was missing;
+  indicator feature says it was missing; with `numeric_bins` > 0 also `PiecewiseLinearEncoding` of
+  the raw value over the training split's quantiles (Gorishniy et al., 2022, "On embeddings for
+  numerical features in tabular deep learning");
 * categorical: `StringLookup` one-hot over the training split's values (the most frequent
   `max_categories`), with "" (missing) as a category of its own and one slot for unseen values.
 
@@ -31,8 +33,12 @@ def input_name(column: str) -> str:
 
 
 def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
-                        max_categories: int = 100) -> dict:
+                        max_categories: int = 100, numeric_bins: int = 0) -> dict:
     """Statistics of the training rows that the preprocessing layers are built with.
+
+    Args:
+        numeric_bins: > 0: also the edges of up to this many quantile bins of each numeric column
+            (fewer where values repeat), under "bins", for `PiecewiseLinearEncoding`.
 
     Returns:
         {"numeric": {column: [mean, variance]}, "categorical": {column: vocabulary}}; a column with
@@ -44,19 +50,26 @@ def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: li
         >>> learn_preprocessing(frame, ["x"], ["c"])
         {'numeric': {'x': [2.0, 1.0]}, 'categorical': {'c': ['', 'a', 'b']}}
     """
-    stats = {}
+    stats, bins = {}, {}
     for column in numeric:
         values = frame[column].to_numpy(np.float64)
         values = values[~np.isnan(values)]
         mean = float(values.mean()) if len(values) else 0.0
         variance = float(values.var()) if len(values) else 1.0
         stats[column] = [mean, variance if variance > 1e-12 else 1.0]
+        if numeric_bins:
+            edges = np.unique(np.quantile(values, np.linspace(0, 1, numeric_bins + 1))) if len(values) else []
+            if len(edges) > 1:
+                bins[column] = [float(e) for e in edges]
     vocabularies = {}
     for column in categorical:
         counts = frame[column][frame[column] != MISSING].value_counts()
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:max_categories]
         vocabularies[column] = [MISSING] + [str(value) for value, _ in ranked]
-    return {"numeric": stats, "categorical": vocabularies}
+    preprocessing = {"numeric": stats, "categorical": vocabularies}
+    if numeric_bins:
+        preprocessing["bins"] = bins
+    return preprocessing
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -87,14 +100,53 @@ class ImputeWithIndicator(keras.layers.Layer):
         return {**super().get_config(), "fill_value": self.fill_value}
 
 
+@keras.saving.register_keras_serializable(package="dlsuite")
+class PiecewiseLinearEncoding(keras.layers.Layer):
+    """One feature per bin between consecutive `edges`: 0 below it, 1 above it, linear inside it.
+
+    A value in bin t reads as t - 1 ones, its fractional position in bin t, then zeros, so the MLP
+    sees where a value lies among the training quantiles (Gorishniy et al., 2022). NaN reads as all
+    zeros (the missing indicator carries it).
+
+    Args:
+        edges: increasing bin edges in the column's units (at least 2).
+
+    Example:
+        >>> PiecewiseLinearEncoding([0.0, 1.0, 3.0])(np.array([[-1.0], [2.0], [np.nan]], "float32")).numpy().tolist()
+        [[0.0, 0.0], [1.0, 0.5], [0.0, 0.0]]
+    """
+
+    def __init__(self, edges, **kwargs):
+        super().__init__(**kwargs)
+        self.edges = [float(e) for e in edges]
+        if len(self.edges) < 2 or any(b <= a for a, b in zip(self.edges, self.edges[1:])):
+            raise ValueError(f"edges must be at least 2 increasing values, got {self.edges}")
+
+    def call(self, x):
+        lower = ops.convert_to_tensor(np.array(self.edges[:-1], "float32"))
+        width = ops.convert_to_tensor(np.diff(np.array(self.edges, "float64")).astype("float32"))
+        x = ops.cast(x, "float32")
+        position = ops.clip((x - lower) / width, 0.0, 1.0)  # (batch, 1) against (bins,): (batch, bins)
+        return ops.where(ops.isnan(position), ops.zeros_like(position), position)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.edges) - 1)
+
+    def get_config(self):
+        return {**super().get_config(), "edges": self.edges}
+
+
 def feature_inputs(preprocessing: dict) -> tuple[dict, list]:
     """The model's raw-row inputs and their encoded features (one tensor per column)."""
     inputs, encoded = {}, []
+    bins = preprocessing.get("bins", {})
     for column, (mean, variance) in preprocessing["numeric"].items():
         name = input_name(column)
-        x = inputs[name] = keras.Input(shape=(1,), dtype="float32", name=name)
-        x = layers.Normalization(mean=[mean], variance=[variance], name=f"{name}_normalize")(x)
+        raw = inputs[name] = keras.Input(shape=(1,), dtype="float32", name=name)
+        x = layers.Normalization(mean=[mean], variance=[variance], name=f"{name}_normalize")(raw)
         encoded.append(ImputeWithIndicator(name=f"{name}_impute")(x))
+        if column in bins:
+            encoded.append(PiecewiseLinearEncoding(bins[column], name=f"{name}_bins")(raw))
     for column, vocabulary in preprocessing["categorical"].items():
         name = input_name(column)
         x = inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)

@@ -85,7 +85,8 @@ class Tabular(Task):
             data.targets["train"] = data.targets["train"][: cfg.max_train_samples]
         # Learned here, outside the strategy scope that `build_model` runs in, from training rows only.
         train = data.frames["train"]
-        data.preprocessing = learn_preprocessing(train, data.numeric, data.categorical, cfg.max_categories)
+        data.preprocessing = learn_preprocessing(train, data.numeric, data.categorical, cfg.max_categories,
+                                                 cfg.numeric_bins)
         if data.task == "regression":
             y = data.targets["train"].astype(np.float64)
             data.preprocessing["target"] = [float(y.mean()), float(y.std()) or 1.0]
