@@ -16,8 +16,9 @@
   without a target are left out.
 * Model (`model.py`): one input per column. Numbers go through `Normalization` (training mean and
   variance) and `ImputeWithIndicator` (missing -> the training mean, plus a 0/1 missing
-  feature); categories through a one-hot `StringLookup` whose vocabulary (training values) has
-  "missing" as a category of its own. Then ReLU `Dense` layers with dropout, and a softmax, or for
+  feature), beside a piecewise linear encoding over `numeric_bins` (8) training quantiles;
+  categories through a one-hot `StringLookup` whose vocabulary (training values) has "missing"
+  as a category of its own. Then ReLU `Dense` layers with dropout, and a softmax, or for
   regression a linear output rescaled to the target's units. Saved and exported models take raw
   rows with missing cells.
 * Baselines on the same split: logistic (or linear) regression on imputed, standardised,
