@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from apps.tabular.model import (ImputeWithIndicator, PiecewiseLinearEncoding, build_tabular_mlp, input_name,
-                                learn_preprocessing, model_inputs)
+                                learn_preprocessing, model_inputs, quantile_bins)
 from apps.tabular.data import load_table
 from common.errors import UsageError
 from common.export import export_saved_model
@@ -120,7 +120,7 @@ def test_piecewise_linear_encoding_over_training_quantiles():
     """Bin edges are the training quantiles (repeats merged); a value reads as ones for the bins below it, its
     position inside its own bin, zeros above; NaN reads as zeros, the missing indicator beside it says 1."""
     train = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0, np.nan], "flat": [5.0] * 6})
-    stats = learn_preprocessing(train, ["x", "flat"], [], numeric_bins=4)
+    stats = {**learn_preprocessing(train, ["x", "flat"], []), "bins": quantile_bins(train, ["x", "flat"], 4)}
     assert stats["bins"] == {"x": [0.0, 1.0, 2.0, 3.0, 4.0]}  # a constant column gets no bins
     encode = PiecewiseLinearEncoding(stats["bins"]["x"])
     np.testing.assert_allclose(np.asarray(encode(np.array([[-3.0], [2.25], [9.0], [np.nan]], "float32"))),
@@ -136,7 +136,9 @@ def test_piecewise_linear_encoding_over_training_quantiles():
 
 
 def tiny_model(data, numeric_bins=0, **kwargs):
-    stats = learn_preprocessing(data.frames["train"], data.numeric, data.categorical, numeric_bins=numeric_bins)
+    train = data.frames["train"]
+    stats = {**learn_preprocessing(train, data.numeric, data.categorical),
+             "bins": quantile_bins(train, data.numeric, numeric_bins)}
     return build_tabular_mlp(stats, len(data.class_names), units=8, depth=1, **kwargs)
 
 
@@ -314,7 +316,8 @@ def test_penguins_builder_and_search_space():
     assert mass.task == "regression" and mass.dropped == 2
     cfg = TabularConfig()
     assert Tabular().search_space(keras_tuner.HyperParameters(), cfg) == {
-        "units": cfg.units, "depth": cfg.depth, "dropout": cfg.dropout, "learning_rate": cfg.learning_rate}
+        "units": cfg.units, "depth": cfg.depth, "dropout": cfg.dropout, "learning_rate": cfg.learning_rate,
+        "numeric_bins": cfg.numeric_bins}
     assert Tabular().primary_metric_of({"data": {"task": "regression"}})[0] == "mae"
 
 

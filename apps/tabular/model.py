@@ -33,12 +33,8 @@ def input_name(column: str) -> str:
 
 
 def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
-                        max_categories: int = 100, numeric_bins: int = 0) -> dict:
+                        max_categories: int = 100) -> dict:
     """Statistics of the training rows that the preprocessing layers are built with.
-
-    Args:
-        numeric_bins: > 0: also the edges of up to this many quantile bins of each numeric column
-            (fewer where values repeat), under "bins", for `PiecewiseLinearEncoding`.
 
     Returns:
         {"numeric": {column: [mean, variance]}, "categorical": {column: vocabulary}}; a column with
@@ -50,26 +46,39 @@ def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: li
         >>> learn_preprocessing(frame, ["x"], ["c"])
         {'numeric': {'x': [2.0, 1.0]}, 'categorical': {'c': ['', 'a', 'b']}}
     """
-    stats, bins = {}, {}
+    stats = {}
     for column in numeric:
         values = frame[column].to_numpy(np.float64)
         values = values[~np.isnan(values)]
         mean = float(values.mean()) if len(values) else 0.0
         variance = float(values.var()) if len(values) else 1.0
         stats[column] = [mean, variance if variance > 1e-12 else 1.0]
-        if numeric_bins:
-            edges = np.unique(np.quantile(values, np.linspace(0, 1, numeric_bins + 1))) if len(values) else []
-            if len(edges) > 1:
-                bins[column] = [float(e) for e in edges]
     vocabularies = {}
     for column in categorical:
         counts = frame[column][frame[column] != MISSING].value_counts()
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:max_categories]
         vocabularies[column] = [MISSING] + [str(value) for value, _ in ranked]
-    preprocessing = {"numeric": stats, "categorical": vocabularies}
-    if numeric_bins:
-        preprocessing["bins"] = bins
-    return preprocessing
+    return {"numeric": stats, "categorical": vocabularies}
+
+
+def quantile_bins(frame: pd.DataFrame, numeric: list[str], numeric_bins: int) -> dict:
+    """The edges of up to `numeric_bins` quantile bins of each numeric column of the training rows (fewer where
+    values repeat; none for a constant or empty column), for `PiecewiseLinearEncoding`: the "bins" entry of
+    the preprocessing that `build_tabular_mlp` takes. Kept apart from `learn_preprocessing` so that a tuner
+    trial can choose the bin count.
+
+    Example:
+        >>> quantile_bins(pd.DataFrame({"x": [0.0, 1.0, 2.0, np.nan], "flat": [1.0] * 4}), ["x", "flat"], 2)
+        {'x': [0.0, 1.0, 2.0]}
+    """
+    bins = {}
+    for column in numeric if numeric_bins else []:
+        values = frame[column].to_numpy(np.float64)
+        values = values[~np.isnan(values)]
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, numeric_bins + 1))) if len(values) else []
+        if len(edges) > 1:
+            bins[column] = [float(e) for e in edges]
+    return bins
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

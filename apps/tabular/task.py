@@ -14,7 +14,7 @@ from sklearn.metrics import classification_report, confusion_matrix, mean_absolu
 
 from apps.tabular.config import TabularConfig
 from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
-from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs
+from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs, quantile_bins
 from apps.tabular.spec import SPEC
 from common.datasets.files import read_csv_frame
 from common.errors import UsageError
@@ -85,8 +85,7 @@ class Tabular(Task):
             data.targets["train"] = data.targets["train"][: cfg.max_train_samples]
         # Learned here, outside the strategy scope that `build_model` runs in, from training rows only.
         train = data.frames["train"]
-        data.preprocessing = learn_preprocessing(train, data.numeric, data.categorical, cfg.max_categories,
-                                                 cfg.numeric_bins)
+        data.preprocessing = learn_preprocessing(train, data.numeric, data.categorical, cfg.max_categories)
         if data.task == "regression":
             y = data.targets["train"].astype(np.float64)
             data.preprocessing["target"] = [float(y.mean()), float(y.std()) or 1.0]
@@ -120,7 +119,10 @@ class Tabular(Task):
     # --- model ------------------------------------------------------------------------------
     def build_model(self, cfg: TabularConfig, data: TableData):
         mean, std = data.preprocessing.get("target", (0.0, 1.0))
-        return build_tabular_mlp(data.preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
+        # The quantile bins here rather than in `prepare_data`, so a tuner trial can choose their number.
+        preprocessing = {**data.preprocessing,
+                         "bins": quantile_bins(data.frames["train"], data.numeric, cfg.numeric_bins)}
+        return build_tabular_mlp(preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
                                  dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed,
                                  ensemble=cfg.ensemble, wide=cfg.wide)
 
@@ -306,4 +308,5 @@ class Tabular(Task):
             "depth": int_range(hp, "depth", cfg.depth, 1, 3),
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.4),
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 3e-4, 1e-2, log=True),
+            "numeric_bins": choice(hp, "numeric_bins", cfg.numeric_bins, [0, 4, 8, 16]),
         }
