@@ -146,7 +146,8 @@ def _search(task, cfg, hypermodel, inputs, data, strategy, output_dir, tuner, ma
         callbacks.append(keras.callbacks.EarlyStopping(task.monitor, mode=task.monitor_mode,
                                                        patience=cfg.early_stopping_patience))
     kt.search(inputs["train"], validation_data=inputs["validation"], epochs=cfg.epochs,
-              callbacks=callbacks, verbose=verbose)
+              callbacks=callbacks, verbose=verbose,
+              shuffle=False)  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset (and warns)
 
     trials = []
     for trial in kt.oracle.trials.values():
