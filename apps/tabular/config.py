@@ -40,8 +40,8 @@ class TabularConfig(TrainConfig):
     dropout: float = option(0.1, "Dropout after each hidden layer.", min=0.0)
     ensemble: int = option(1, "MLPs on the same features, their outputs averaged (one model, trained together; 4 "
                               "measured worse on cars_origin, README).", min=1)
-    wide: bool = option(False, "Add a linear layer from the encoded features to the output (wide and deep; "
-                               "measured behind the default on the body mass, README).")
+    wide: bool = option(True, "Add a linear layer from the encoded features to the output (wide and deep; "
+                              "with the quantile bins, measured ahead of the MLP alone, README).")
     baseline_max_iter: int = option(2000, "Iterations of the logistic regression baseline.", min=1)
     examples: int = option(10, "Test rows shown with their predictions in TensorBoard (Text tab).", min=0)
     predictions_csv: str = option("", "predict: also write the input rows with their predictions to this CSV.")
