@@ -119,7 +119,7 @@ class Tabular(Task):
     # --- model ------------------------------------------------------------------------------
     def build_model(self, cfg: TabularConfig, data: TableData):
         mean, std = data.preprocessing.get("target", (0.0, 1.0))
-        # The quantile bins here rather than in `prepare_data`, so a tuner trial can choose their number.
+        # The quantile bins here rather than in `load_data`, so a tuner trial can choose their number.
         preprocessing = {**data.preprocessing,
                          "bins": quantile_bins(data.frames["train"], data.numeric, cfg.numeric_bins)}
         return build_tabular_mlp(preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
