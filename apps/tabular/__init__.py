@@ -20,8 +20,7 @@
   categories through a one-hot `StringLookup` whose vocabulary (training values) has "missing"
   as a category of its own. Then ReLU `Dense` layers with dropout, plus (`wide`) a linear layer
   from the encoded features, and a softmax, or for regression a linear output rescaled to the
-  target's units. Saved and exported models take raw
-  rows with missing cells.
+  target's units. Saved and exported models take raw rows with missing cells.
 * Baselines on the same split: logistic (or linear) regression on imputed, standardised,
   one-hot features with missing indicators; scikit-learn's HistGradientBoosting with its native
   missing-value and categorical support.

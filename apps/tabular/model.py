@@ -32,6 +32,12 @@ def input_name(column: str) -> str:
     return name if re.match(r"[A-Za-z0-9.]", name) else f"c{name}"
 
 
+def _observed(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column's values as float64, missing cells left out."""
+    values = frame[column].to_numpy(np.float64)
+    return values[~np.isnan(values)]
+
+
 def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
                         max_categories: int = 100) -> dict:
     """Statistics of the training rows that the preprocessing layers are built with.
@@ -48,8 +54,7 @@ def learn_preprocessing(frame: pd.DataFrame, numeric: list[str], categorical: li
     """
     stats = {}
     for column in numeric:
-        values = frame[column].to_numpy(np.float64)
-        values = values[~np.isnan(values)]
+        values = _observed(frame, column)
         mean = float(values.mean()) if len(values) else 0.0
         variance = float(values.var()) if len(values) else 1.0
         stats[column] = [mean, variance if variance > 1e-12 else 1.0]
@@ -71,10 +76,11 @@ def quantile_bins(frame: pd.DataFrame, numeric: list[str], numeric_bins: int) ->
         >>> quantile_bins(pd.DataFrame({"x": [0.0, 1.0, 2.0, np.nan], "flat": [1.0] * 4}), ["x", "flat"], 2)
         {'x': [0.0, 1.0, 2.0]}
     """
+    if not numeric_bins:
+        return {}
     bins = {}
-    for column in numeric if numeric_bins else []:
-        values = frame[column].to_numpy(np.float64)
-        values = values[~np.isnan(values)]
+    for column in numeric:
+        values = _observed(frame, column)
         edges = np.unique(np.quantile(values, np.linspace(0, 1, numeric_bins + 1))) if len(values) else []
         if len(edges) > 1:
             bins[column] = [float(e) for e in edges]
