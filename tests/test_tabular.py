@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from apps.tabular.model import (ImputeWithIndicator, PiecewiseLinearEncoding, build_tabular_mlp, input_name,
-                                learn_preprocessing, model_inputs, quantile_bins)
+                                learn_preprocessing, model_inputs, quantile_bins, start_wide_at_linear_fit)
 from apps.tabular.data import load_table
 from common.errors import UsageError
 from common.export import export_saved_model
@@ -186,6 +186,34 @@ def test_wide_path_is_a_linear_model_of_the_features(table_csv):
     logits = features @ kernel + bias
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["kind", "colour", "size"])
+def test_wide_start_is_the_linear_fit(table_csv, target):
+    """`wide_init=fit`: before training, the model predicts what scikit-learn's logistic regression (two or three
+    classes) or ridge regression of the encoded training features predicts."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    data = load_table(table_csv, target=target)
+    stats = {**learn_preprocessing(data.frames["train"], data.numeric, data.categorical),
+             "bins": quantile_bins(data.frames["train"], data.numeric, 4)}
+    mean, std = stats.get("target", (0.0, 1.0))
+    classes = len(data.class_names)
+    model = build_tabular_mlp(stats, classes, units=4, depth=1, wide=True, ensemble=2, target_mean=mean,
+                              target_std=std)
+    train = model_inputs(data.frames["train"], data.numeric, data.categorical)
+    start_wide_at_linear_fit(model, train, data.targets["train"], classes, target_mean=mean, target_std=std)
+    encode = keras.Model(model.inputs, model.get_layer("features").output)
+    features = {split: np.asarray(encode(model_inputs(data.frames[split], data.numeric, data.categorical)))
+                for split in ("train", "test")}
+    test = model_inputs(data.frames["test"], data.numeric, data.categorical)
+    if classes:
+        expected = LogisticRegression(max_iter=2000).fit(features["train"], data.targets["train"]).predict_proba(
+            features["test"])
+    else:
+        ridge = Ridge(alpha=1.0).fit(features["train"], (data.targets["train"] - mean) / std)
+        expected = (ridge.predict(features["test"]) * std + mean).reshape(-1, 1)
+    np.testing.assert_allclose(model.predict(test, verbose=0), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_step_budget_shortens_big_tables():

@@ -42,6 +42,11 @@ class TabularConfig(TrainConfig):
                               "measured worse on cars_origin, README).", min=1)
     wide: bool = option(True, "Add a linear layer from the encoded features to the output (wide and deep; "
                               "with the quantile bins, measured ahead of the MLP alone, README).")
+    wide_init: str = option("fit", "wide=true: start the linear layer at a logistic (classification) or ridge "
+                                   "(regression) fit of the encoded training features and the MLP's output "
+                                   "layer at zero, so training starts at the linear model (fit; measured ahead "
+                                   "of random on 6 tables, README), or both at random (random).",
+                            choices=("fit", "random"))
     baseline_max_iter: int = option(2000, "Iterations of the logistic regression baseline.", min=1)
     examples: int = option(10, "Test rows shown with their predictions in TensorBoard (Text tab).", min=0)
     predictions_csv: str = option("", "predict: also write the input rows with their predictions to this CSV.")

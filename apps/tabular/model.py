@@ -187,7 +187,8 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
             same features, whose outputs (probabilities, or standardised predictions) are averaged.
         wide: also a linear layer from the encoded features to the output, added to the MLP's logits
             (or standardised prediction) before the softmax: wide and deep, so the linear fit that
-            logistic or linear regression finds is one the model holds from the first step.
+            logistic or linear regression finds is one the model holds (`start_wide_at_linear_fit` starts it
+            there).
 
     Example:
         >>> train = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
@@ -224,6 +225,42 @@ def build_tabular_mlp(preprocessing: dict, num_classes: int = 0, *, units: int =
     else:
         outputs = layers.Rescaling(scale=target_std, offset=target_mean, name="prediction")(x)
     return keras.Model(inputs, outputs, name="tabular_mlp")
+
+
+def start_wide_at_linear_fit(model: keras.Model, inputs: dict, targets: np.ndarray, num_classes: int, *,
+                             target_mean: float = 0.0, target_std: float = 1.0, max_iter: int = 2000) -> None:
+    """Set each wide layer of a `wide=True` model to a linear fit of the encoded training features, and the deep
+    part's output layer to zero, so training starts at the linear model and the MLP learns what it misses.
+
+    Regression: ridge regression (alpha 1) of the standardised target; classification: logistic regression (its
+    multinomial logits). A training split with fewer than two classes leaves the layers as they are.
+    """
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    wide = [layer for layer in model.layers if layer.name.endswith("wide") and isinstance(layer, layers.Dense)]
+    if not wide:
+        return
+    features = keras.Model(model.inputs, wide[0].input).predict(inputs, batch_size=1024, verbose=0)
+    targets = np.asarray(targets)
+    kernel = np.zeros((features.shape[1], num_classes or 1), np.float32)
+    bias = np.zeros(num_classes or 1, np.float32)
+    if num_classes:
+        classes = np.unique(targets)
+        if len(classes) < 2:
+            return
+        fit = LogisticRegression(max_iter=max_iter).fit(features, targets)
+        if len(classes) == 2:
+            kernel[:, classes[1]], bias[classes[1]] = fit.coef_[0], fit.intercept_[0]
+        else:
+            kernel[:, classes], bias[classes] = fit.coef_.T, fit.intercept_
+        bias[np.setdiff1d(np.arange(num_classes), classes)] = bias.min() - 10.0  # classes never seen in training
+    else:
+        fit = Ridge(alpha=1.0).fit(features, (targets - target_mean) / target_std)
+        kernel[:, 0], bias[0] = fit.coef_.reshape(-1), float(fit.intercept_)
+    for layer in wide:
+        layer.set_weights([kernel, bias])
+        deep = model.get_layer(layer.name[: -len("wide")] + "deep")
+        deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
 
 
 def model_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict:

@@ -14,7 +14,7 @@ from sklearn.metrics import classification_report, confusion_matrix, mean_absolu
 
 from apps.tabular.config import TabularConfig
 from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
-from apps.tabular.model import build_tabular_mlp, input_name, learn_preprocessing, model_inputs, quantile_bins
+from apps.tabular.model import build_tabular_mlp, start_wide_at_linear_fit, input_name, learn_preprocessing, model_inputs, quantile_bins
 from apps.tabular.spec import SPEC
 from common.datasets.files import read_csv_frame
 from common.errors import UsageError
@@ -122,9 +122,14 @@ class Tabular(Task):
         # The quantile bins here rather than in `load_data`, so a tuner trial can choose their number.
         preprocessing = {**data.preprocessing,
                          "bins": quantile_bins(data.frames["train"], data.numeric, cfg.numeric_bins)}
-        return build_tabular_mlp(preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
-                                 dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed,
-                                 ensemble=cfg.ensemble, wide=cfg.wide)
+        model = build_tabular_mlp(preprocessing, len(data.class_names), units=cfg.units, depth=cfg.depth,
+                                  dropout=cfg.dropout, target_mean=mean, target_std=std, seed=cfg.seed,
+                                  ensemble=cfg.ensemble, wide=cfg.wide)
+        if cfg.wide and cfg.wide_init == "fit":
+            start_wide_at_linear_fit(model, self._inputs(data, "train"), data.targets["train"],
+                                     len(data.class_names), target_mean=mean, target_std=std,
+                                     max_iter=cfg.baseline_max_iter)
+        return model
 
     def compile_model(self, model, cfg, steps_per_epoch, phase=None):
         """Cross-entropy and accuracy for a classifier, `regression_loss` and MAE for a regressor: the task type is
