@@ -191,8 +191,10 @@ def test_wide_path_is_a_linear_model_of_the_features(table_csv):
 @pytest.mark.parametrize("target", ["kind", "colour", "size"])
 def test_wide_start_is_the_linear_fit(table_csv, target):
     """`wide_init=fit`: before training, the model predicts what scikit-learn's logistic regression (two or three
-    classes) or ridge regression of the encoded training features predicts."""
-    from sklearn.linear_model import LogisticRegression, Ridge
+    classes) or cross-validated ridge regression of the encoded training features predicts."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    from apps.tabular.model import RIDGE_ALPHAS
 
     data = load_table(table_csv, target=target)
     stats = {**learn_preprocessing(data.frames["train"], data.numeric, data.categorical),
@@ -211,9 +213,9 @@ def test_wide_start_is_the_linear_fit(table_csv, target):
         expected = LogisticRegression(max_iter=2000).fit(features["train"], data.targets["train"]).predict_proba(
             features["test"])
     else:
-        ridge = Ridge(alpha=1.0).fit(features["train"], (data.targets["train"] - mean) / std)
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(features["train"], (data.targets["train"] - mean) / std)
         expected = (ridge.predict(features["test"]) * std + mean).reshape(-1, 1)
-    np.testing.assert_allclose(model.predict(test, verbose=0), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.predict(test, verbose=0), expected, atol=2e-3)  # float32 features either way
 
 
 def test_step_budget_shortens_big_tables():
