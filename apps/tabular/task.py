@@ -14,7 +14,8 @@ from sklearn.metrics import classification_report, confusion_matrix, mean_absolu
 
 from apps.tabular.config import TabularConfig
 from apps.tabular.data import Penguins, TableData, category_strings, load_table, numeric_values
-from apps.tabular.model import build_tabular_mlp, start_wide_at_linear_fit, input_name, learn_preprocessing, model_inputs, quantile_bins
+from apps.tabular.model import (build_tabular_mlp, input_name, learn_preprocessing, model_inputs, quantile_bins,
+                                start_wide_at_linear_fit)
 from apps.tabular.spec import SPEC
 from common.datasets.files import read_csv_frame
 from common.errors import UsageError
