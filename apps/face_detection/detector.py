@@ -105,7 +105,7 @@ def build_fer_face_classifier(*, dropout: float = 0.3, flip: bool = True, transl
     inputs = keras.Input(shape=(WINDOW, WINDOW, 1), name="window")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     x = _augment(x, flip=flip, translation=translation, zoom=zoom, rotation=rotation, seed=seed)
-    x = layers.Flatten()(fer_backbone(trainable=False)(to_fer_input(x, 1)))
+    x = layers.Flatten()(fer_backbone()(to_fer_input(x, 1)))
     if dropout:
         x = layers.Dropout(dropout)(x)
     logit = layers.Dense(1, dtype="float32", name="face_logit")(x)

