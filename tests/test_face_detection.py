@@ -129,6 +129,7 @@ def test_end_to_end_cli_and_bad_inputs(cli, tmp_path):
     assert metrics["data"]["astronaut"]["marked_box"] == list(ASTRONAUT_FACE)
     calibration = metrics["data"]["calibration"]
     assert 0.0 < calibration["threshold"] < 1.0 and metrics["data"]["astronaut"]["threshold"] == calibration["threshold"]
+    assert calibration["faces"] == 4  # the face_recognition sdist's portraits, fetched into the data dir
     real = metrics["real_world"]["real_photos"]
     assert real["examples"] == 4 and real["baselines"] == {}  # real_world_baselines=false
     assert {"precision", "recall", "mean_iou", "false_boxes", "boxes"} <= set(real["model"])

@@ -4,7 +4,7 @@ faces, the scoring of detections and the threshold calibration."""
 import numpy as np
 import pytest
 
-from apps.face_detection.data import REAL_PHOTOS, real_photo
+from apps.face_detection.data import REAL_PHOTOS, VALIDATION_FACE_SIDE, real_photo, validation_face_photos
 from apps.face_detection.detector import (
     box_iou,
     calibrate_threshold,
@@ -71,6 +71,23 @@ def test_calibration_picks_the_lowest_threshold_without_false_boxes():
     assert capped["logit"] == 4.0 and capped["false_boxes"] == 2 and capped["face_recall"] == pytest.approx(0.9)
 
 
+def test_calibration_on_photos_with_marked_faces_maximises_faces_less_false_boxes():
+    logits, boxes = clustered_windows()  # the cluster on a marked face; the lone window moved below it
+    logits[-1] = 3.0
+    portrait = [[[100, 100, 150, 150]]]
+    found = calibrate_threshold([(logits, boxes)], np.array([9.0]), marked=portrait, min_recall=1.0)
+    # Up to logit 3 the face and the lone box (score 0); above 3 the face alone (1); above 4 nothing (0).
+    # The face-window cap (logit 9 at min_recall=1) does not apply once photos have marked faces.
+    assert found["logit"] == 3.25 and found["faces_found"] == 1 and found["faces"] == 1
+    assert found["false_boxes"] == 0 and found["face_recall"] == 1.0
+    clutter = (np.array([3.5], np.float32), np.array([[0, 0, 40, 40]], np.float64))  # a face-free photo
+    both = calibrate_threshold([(logits, boxes), clutter], np.array([9.0]), marked=[*portrait, []])
+    assert both["logit"] == 3.75 and both["false_boxes"] == 0
+    # A face no window finds: the threshold still drops every false box.
+    missed = calibrate_threshold([(logits, boxes)], np.array([9.0]), marked=[[[400, 0, 450, 50]]])
+    assert missed["faces_found"] == 0 and missed["false_boxes"] == 0 and missed["logit"] == 4.25
+
+
 def test_blazeface_anchors():
     from apps.face_detection.baselines import blazeface_anchors
 
@@ -114,3 +131,25 @@ def test_missing_insightface_sdist_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DLSUITE_INSIGHTFACE_SDIST", str(tmp_path / "missing.tar.gz"))
     with pytest.raises(UsageError, match="is not a file"):
         real_photo("insightface_t1", str(tmp_path))
+
+
+def test_validation_face_photos_are_shrunk_with_their_boxes(tmp_path):
+    photos = validation_face_photos(str(tmp_path))  # fetched from PyPI (a package registry)
+    assert len(photos) == 4
+    for grey, boxes in photos:
+        height, width = grey.shape
+        assert max(height, width) == VALIDATION_FACE_SIDE and grey.dtype == np.float32 and len(boxes) == 1
+        x0, y0, x1, y1 = boxes[0]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and 70 <= x1 - x0 <= 150
+
+
+def test_missing_face_recognition_sdist_is_a_usage_error_and_calibration_goes_on(tmp_path, monkeypatch, capsys):
+    from apps.face_detection.config import FaceDetectionConfig
+    from apps.face_detection.task import FaceDetection
+    from common.errors import UsageError
+
+    monkeypatch.setenv("DLSUITE_FACE_RECOGNITION_SDIST", str(tmp_path / "missing.tar.gz"))
+    with pytest.raises(UsageError, match="is not a file"):
+        validation_face_photos(str(tmp_path))
+    data = FaceDetection().load_data(FaceDetectionConfig(hard_negatives=4, validation_negatives=4))
+    assert data.face_photos == [] and "calibrating without validation photos of faces" in capsys.readouterr().err

@@ -43,11 +43,13 @@ class FaceDetectionConfig(TrainConfig):
     max_face: int = option(0, "Detection: largest face side searched, in pixels (0 = the image's shorter side).", min=0)
     scale_step: float = option(1.2, "Detection: size ratio of consecutive image-pyramid levels.", min=1.01)
     threshold: float = option(0.0, "Detection: lowest face probability kept; 0 = the threshold calibrated at the end "
-                                   "of training (the lowest at which the three validation photos get no box, but at "
-                                   "most one that keeps calibration_recall of the validation faces), kept in "
-                                   "metrics.json.", min=0.0)
-    calibration_recall: float = option(0.8, "Calibration: share of the validation face windows the calibrated "
-                                            "threshold must keep.", min=0.0)
+                                   "of training on validation photos never trained on (the lowest with the most "
+                                   "faces found less false boxes on three face-free photos and four portraits from "
+                                   "the face_recognition sdist), kept in metrics.json.", min=0.0)
+    calibration_recall: float = option(0.8, "Calibration without the portraits (their sdist not found or fetched): "
+                                            "the threshold is the lowest with no box on the face-free photos, but "
+                                            "at most one that keeps this share of the validation face windows.",
+                                       min=0.0)
     min_neighbors: int = option(1, "Detection: a box needs this many windows above the threshold (itself included) "
                                    "overlapping it with IoU >= 0.5, as OpenCV's minNeighbors (1 = off).", min=1)
     nms_iou: float = option(0.3, "Detection: a box overlapping a better one by more than this IoU is dropped.", min=0.0)

@@ -28,6 +28,7 @@ FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunoh
                     "checkerboard", "shepp_logan_phantom")
 
 INSIGHTFACE_VERSION = "2.1"  # its sdist carries insightface/data/images/t1.jpg (its wheel does not install here)
+FACE_RECOGNITION_VERSION = "1.3.0"  # its sdist carries tests/test_images/*.jpg
 
 # Real photos of faces that install offline, each face marked by hand as x0, y0, x1, y1 (looking at the
 # photo: from the hairline, or the cap's brim, to the chin and from cheek to cheek, as lfw_subset crops
@@ -45,6 +46,19 @@ REAL_PHOTOS = {
                        ((54, 266, 164, 395), (269, 152, 365, 269), (466, 265, 569, 405), (743, 343, 842, 475),
                         (911, 62, 1012, 198), (1134, 272, 1227, 397))),
 }
+
+# Validation photos with faces, for the threshold calibration only (never trained on, never a test photo): the
+# portraits in face_recognition's sdist (tests/test_images; the others there are crops or copies of these), one
+# face each in a room (clothes, hands, flags, a chandelier). Boxes in the photo's own pixels, MTCNN's on it,
+# checked by eye: hairline to chin, cheek to cheek. `validation_face_photos` shrinks each photo to
+# `VALIDATION_FACE_SIDE` pixels on its longer side (faces then 73-144 pixels wide).
+VALIDATION_FACE_PHOTOS = {
+    "biden": (433, 170, 716, 559),  # 970x2204, standing, arms crossed
+    "obama": (371, 83, 615, 425),  # 910x1137, smiling, arms crossed
+    "obama2": (199, 218, 469, 632),  # 1200x626, at a microphone, flag behind
+    "obama3": (642, 253, 907, 609),  # 2333x1434, under a chandelier
+}
+VALIDATION_FACE_SIDE = 640
 
 
 class LfwSubset(tfds.core.GeneratorBasedBuilder):
@@ -86,6 +100,31 @@ def fetch_insightface_sdist(cache_dir: str) -> str:
     `$DLSUITE_INSIGHTFACE_SDIST` names a local copy instead. Only its test photo is read."""
     return fetch_sdist(f"insightface=={INSIGHTFACE_VERSION}", f"insightface-{INSIGHTFACE_VERSION}.tar.gz", cache_dir,
                        "DLSUITE_INSIGHTFACE_SDIST")
+
+
+def validation_face_photos(cache_dir: str = "") -> list[tuple[np.ndarray, list]]:
+    """`VALIDATION_FACE_PHOTOS` as (grey float32 (H, W) at `VALIDATION_FACE_SIDE` pixels on the longer side,
+    [its face box scaled alike]), read from the face_recognition sdist (`cache_dir`, default the suite's data
+    dir's `downloads/`, or fetched from PyPI into it; `$DLSUITE_FACE_RECOGNITION_SDIST` names a local copy).
+    A `UsageError` where the sdist can be neither found nor fetched, or lacks a photo."""
+    from PIL import Image
+
+    cache_dir = cache_dir or os.path.join(default_data_dir(), "downloads")
+    sdist = fetch_sdist(f"face_recognition=={FACE_RECOGNITION_VERSION}",
+                        f"face_recognition-{FACE_RECOGNITION_VERSION}.tar.gz", cache_dir,
+                        "DLSUITE_FACE_RECOGNITION_SDIST")
+    photos = []
+    with tarfile.open(sdist) as archive:
+        for name, box in VALIDATION_FACE_PHOTOS.items():
+            member = f"face_recognition-{FACE_RECOGNITION_VERSION}/tests/test_images/{name}.jpg"
+            try:
+                image = Image.open(io.BytesIO(archive.extractfile(member).read())).convert("RGB")
+            except (KeyError, AttributeError, OSError):
+                raise UsageError(f"{sdist} has no readable {member}") from None
+            scale = VALIDATION_FACE_SIDE / max(image.size)
+            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+            photos.append((to_grey(np.asarray(image)), [[round(c * scale, 1) for c in box]]))
+    return photos
 
 
 def real_photo(name: str, cache_dir: str = "") -> np.ndarray:

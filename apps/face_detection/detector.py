@@ -247,35 +247,50 @@ def match_scores(found: list[list], marked: list[list], min_iou: float = 0.5) ->
 
 
 def calibrate_threshold(photo_scores: list[tuple[np.ndarray, np.ndarray]], face_logits: np.ndarray, *,
-                        iou: float = 0.3, min_neighbors: int = 1, max_faces: int = 10,
-                        min_recall: float = 0.8) -> dict:
-    """The lowest face probability at which face-free validation photos get no box, but at most the one
-    that still passes `min_recall` of the validation face windows.
+                        marked: list[list] | None = None, iou: float = 0.3, min_neighbors: int = 1,
+                        max_faces: int = 10, min_recall: float = 0.8) -> dict:
+    """The detection threshold, chosen on validation photos.
+
+    Where some validation photos have faces marked (`marked`), it is the lowest face probability with the
+    most faces found less false boxes over all the photos (a face found: a box at IoU >= 0.5, one to one,
+    as `match_scores`). Where none has, it is the lowest probability at which the (face-free) photos get
+    no box, but at most the one that still passes `min_recall` of the validation face windows.
 
     Args:
-        photo_scores: (logits, boxes) of every pyramid window of each face-free validation photo.
+        photo_scores: (logits, boxes) of every pyramid window of each validation photo.
         face_logits: logits of validation face windows.
+        marked: the face boxes [x0, y0, x1, y1] of each photo of `photo_scores` ([] for a face-free one);
+            None or all empty: no photo has faces.
         iou, min_neighbors, max_faces: the detector's other settings (`select_faces`).
-        min_recall: share of `face_logits` the threshold must keep.
+        min_recall: share of `face_logits` the threshold must keep (only without marked faces).
 
     Returns:
-        {"threshold": probability, "logit": its logit, "false_boxes": boxes left on the photos at it,
+        {"threshold": probability, "logit": its logit, "false_boxes": boxes on no marked face at it,
+         "faces_found" and "faces": marked faces found and marked (0 and 0 without any),
          "face_recall": share of `face_logits` at or above it}.
     """
-    cap = float(np.quantile(face_logits, 1.0 - min_recall, method="lower")) if len(face_logits) else np.inf
-    chosen = cap
-    for logit in np.arange(-4.0, 30.01, 0.25):  # probabilities 0.018 .. 1 - 1e-13
-        if logit > cap:
-            break
-        probability = 1.0 / (1.0 + np.exp(-logit))
-        if not any(select_faces(logits, boxes, threshold=probability, iou=iou, min_neighbors=min_neighbors,
-                                max_faces=max_faces) for logits, boxes in photo_scores):
-            chosen = float(logit)
-            break
-    probability = float(1.0 / (1.0 + np.exp(-np.float64(chosen))))
-    false_boxes = sum(len(select_faces(logits, boxes, threshold=probability, iou=iou, min_neighbors=min_neighbors,
-                                       max_faces=max_faces)) for logits, boxes in photo_scores)
-    return {"threshold": probability, "logit": round(chosen, 3), "false_boxes": false_boxes,
+    marked = marked if marked is not None else [[] for _ in photo_scores]
+    faces = sum(len(truth) for truth in marked)
+
+    def outcome(logit) -> tuple[int, int]:  # (faces found, false boxes) at this logit
+        probability = float(1.0 / (1.0 + np.exp(-np.float64(logit))))
+        found = [[face["box"] for face in select_faces(logits, boxes, threshold=probability, iou=iou,
+                                                       min_neighbors=min_neighbors, max_faces=max_faces)]
+                 for logits, boxes in photo_scores]
+        scores = match_scores(found, marked)
+        return round(scores["recall"] * faces), scores["false_boxes"]
+
+    grid = np.arange(-4.0, 30.01, 0.25)  # probabilities 0.018 .. 1 - 1e-13
+    if faces:
+        results = [outcome(logit) for logit in grid]
+        best = max(found - false for found, false in results)
+        chosen = float(next(logit for logit, (found, false) in zip(grid, results) if found - false == best))
+    else:
+        cap = float(np.quantile(face_logits, 1.0 - min_recall, method="lower")) if len(face_logits) else np.inf
+        chosen = next((float(logit) for logit in grid if logit <= cap and outcome(logit)[1] == 0), cap)
+    found, false_boxes = outcome(chosen)
+    return {"threshold": float(1.0 / (1.0 + np.exp(-np.float64(chosen)))), "logit": round(chosen, 3),
+            "false_boxes": false_boxes, "faces_found": found, "faces": faces,
             "face_recall": float(np.mean(face_logits >= chosen)) if len(face_logits) else 0.0}
 
 

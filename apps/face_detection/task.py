@@ -32,6 +32,7 @@ from apps.face_detection.data import (
     random_windows,
     real_photo,
     to_grey,
+    validation_face_photos,
     validation_photos,
 )
 from apps.face_detection.detector import (
@@ -73,6 +74,7 @@ class DetectionData:
     validation_negatives: np.ndarray | None = None
     astronaut: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    face_photos: list = field(default_factory=list)  # validation photos with faces: (grey, [boxes])
 
 
 def mine_hard_negatives(model, photos: list[np.ndarray], count: int, min_face: int) -> np.ndarray:
@@ -126,8 +128,13 @@ class FaceDetection(Task):
         photos = face_free_photos()
         initial = random_windows(photos, cfg.hard_negatives, seed=cfg.seed + 100).batch(max(1, cfg.hard_negatives))
         hard = next(initial.as_numpy_iterator())[0] if cfg.hard_negatives else np.zeros((0, 25, 25, 1), np.float32)
+        try:
+            face_photos = validation_face_photos(os.path.join(cfg.data_dir or default_data_dir(), "downloads"))
+        except UsageError as exc:  # no sdist and no PyPI: calibrate on the face-free photos alone
+            print(f"face_detection: calibrating without validation photos of faces: {exc}", file=sys.stderr)
+            face_photos = []
         return DetectionData(load_lfw_subset(cfg.data_dir or default_data_dir()), photos, hard,
-                             held_out_windows(cfg.validation_negatives))
+                             held_out_windows(cfg.validation_negatives), face_photos=face_photos)
 
     def _training_windows(self, cfg, data: DetectionData) -> tuple[np.ndarray, np.ndarray]:
         """lfw_subset's training windows with the faces repeated to match the negatives in number."""
@@ -223,16 +230,21 @@ class FaceDetection(Task):
 
     def calibrate(self, model, cfg: FaceDetectionConfig, data: DetectionData) -> dict:
         """Chooses the detection threshold on validation material only (`calibrate_threshold`): every pyramid
-        window of the three validation photos (`validation_photos`: no faces, never trained on) and
-        lfw_subset's validation faces with their mirror images. Kept in `data.calibration`."""
+        window of the three face-free validation photos (`validation_photos`) and of the four portraits of
+        `validation_face_photos` (their faces marked), never trained on; where the portraits could not be
+        read, the face-free photos and lfw_subset's validation faces with their mirror images. Kept in
+        `data.calibration`."""
         scorer = window_logits(model)
+        face_free = validation_photos()
+        photos = [*face_free, *(grey for grey, _ in data.face_photos)]
+        marked = [*([] for _ in face_free), *(boxes for _, boxes in data.face_photos)]
         photo_scores = [score_windows(scorer, photo, min_face=cfg.min_face, max_face=cfg.max_face,
-                                      scale_step=cfg.scale_step)[1:] for photo in validation_photos()]
+                                      scale_step=cfg.scale_step)[1:] for photo in photos]
         images, labels = data.splits["validation"]
         faces = images[labels == 1].astype(np.float32)
         faces = np.concatenate([faces, faces[:, :, ::-1]])
         face_logits = np.asarray(scorer(faces, training=False)).ravel()
-        data.calibration = calibrate_threshold(photo_scores, face_logits, iou=cfg.nms_iou,
+        data.calibration = calibrate_threshold(photo_scores, face_logits, marked=marked, iou=cfg.nms_iou,
                                                min_neighbors=cfg.min_neighbors, max_faces=cfg.max_faces,
                                                min_recall=cfg.calibration_recall)
         return data.calibration
