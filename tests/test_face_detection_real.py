@@ -133,8 +133,8 @@ def test_missing_insightface_sdist_is_a_usage_error(tmp_path, monkeypatch):
         real_photo("insightface_t1", str(tmp_path))
 
 
-def test_validation_face_photos_are_shrunk_with_their_boxes(tmp_path):
-    photos = validation_face_photos(str(tmp_path))  # fetched from PyPI (a package registry)
+def test_validation_face_photos_are_shrunk_with_their_boxes():
+    photos = validation_face_photos()  # fetched from PyPI (a package registry) into the session data dir
     assert len(photos) == 4
     for grey, boxes in photos:
         height, width = grey.shape
