@@ -278,7 +278,7 @@ def calibrate_threshold(photo_scores: list[tuple[np.ndarray, np.ndarray]], face_
                                                        min_neighbors=min_neighbors, max_faces=max_faces)]
                  for logits, boxes in photo_scores]
         scores = match_scores(found, marked)
-        return round(scores["recall"] * faces), scores["false_boxes"]
+        return scores["detections"] - scores["false_boxes"], scores["false_boxes"]
 
     grid = np.arange(-4.0, 30.01, 0.25)  # probabilities 0.018 .. 1 - 1e-13
     if faces:
