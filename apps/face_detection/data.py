@@ -102,6 +102,17 @@ def fetch_insightface_sdist(cache_dir: str) -> str:
                        "DLSUITE_INSIGHTFACE_SDIST")
 
 
+def sdist_image(sdist: str, member: str):
+    """The RGB PIL image `member` of the sdist archive `sdist`; a `UsageError` where it lacks a readable one."""
+    from PIL import Image
+
+    with tarfile.open(sdist) as archive:
+        try:
+            return Image.open(io.BytesIO(archive.extractfile(member).read())).convert("RGB")
+        except (KeyError, AttributeError, OSError):
+            raise UsageError(f"{sdist} has no readable {member}") from None
+
+
 def validation_face_photos(cache_dir: str = "") -> list[tuple[np.ndarray, list]]:
     """`VALIDATION_FACE_PHOTOS` as (grey float32 (H, W) at `VALIDATION_FACE_SIDE` pixels on the longer side,
     [its face box scaled alike]), read from the face_recognition sdist (`cache_dir`, default the suite's data
@@ -114,16 +125,11 @@ def validation_face_photos(cache_dir: str = "") -> list[tuple[np.ndarray, list]]
                         f"face_recognition-{FACE_RECOGNITION_VERSION}.tar.gz", cache_dir,
                         "DLSUITE_FACE_RECOGNITION_SDIST")
     photos = []
-    with tarfile.open(sdist) as archive:
-        for name, box in VALIDATION_FACE_PHOTOS.items():
-            member = f"face_recognition-{FACE_RECOGNITION_VERSION}/tests/test_images/{name}.jpg"
-            try:
-                image = Image.open(io.BytesIO(archive.extractfile(member).read())).convert("RGB")
-            except (KeyError, AttributeError, OSError):
-                raise UsageError(f"{sdist} has no readable {member}") from None
-            scale = VALIDATION_FACE_SIDE / max(image.size)
-            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
-            photos.append((to_grey(np.asarray(image)), [[round(c * scale, 1) for c in box]]))
+    for name, box in VALIDATION_FACE_PHOTOS.items():
+        image = sdist_image(sdist, f"face_recognition-{FACE_RECOGNITION_VERSION}/tests/test_images/{name}.jpg")
+        scale = VALIDATION_FACE_SIDE / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+        photos.append((to_grey(np.asarray(image)), [[round(c * scale, 1) for c in box]]))
     return photos
 
 
@@ -134,13 +140,7 @@ def real_photo(name: str, cache_dir: str = "") -> np.ndarray:
 
     if name == "insightface_t1":
         sdist = fetch_insightface_sdist(cache_dir or os.path.join(default_data_dir(), "downloads"))
-        with tarfile.open(sdist) as archive:
-            member = f"insightface-{INSIGHTFACE_VERSION}/insightface/data/images/t1.jpg"
-            try:
-                file = archive.extractfile(member)
-            except KeyError:
-                raise UsageError(f"{sdist} has no {member}") from None
-            return np.asarray(Image.open(io.BytesIO(file.read())).convert("RGB"))
+        return np.asarray(sdist_image(sdist, f"insightface-{INSIGHTFACE_VERSION}/insightface/data/images/t1.jpg"))
     if name == "grace_hopper":
         from matplotlib.cbook import get_sample_data
 
