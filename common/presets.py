@@ -69,6 +69,9 @@ def _preset_json(preset: str, name: str) -> dict:
 def check_local_preset(preset: str, *, tokenizer: bool = True) -> dict:
     """The backbone config (config.json) of a local preset folder (with its tokenizer.json where `tokenizer`:
     text presets); UsageError if it is not one."""
+    if preset.startswith("dlsuite:"):  # the suite's own presets (language_model's encoder) resolve in the apps
+        raise UsageError(f"preset {preset!r} is the suite's own masked-LM encoder (language_model), which only "
+                         f"sentiment fine-tunes; here give a KerasHub preset name or a local preset folder")
     if not os.path.exists(preset):
         raise UsageError(f"preset {preset!r} is neither a local folder nor a KerasHub preset name "
                          f"(see keras_hub.models.TextClassifier.presets / CausalLM.presets / Seq2SeqLM.presets / "

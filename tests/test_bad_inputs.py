@@ -279,6 +279,7 @@ BAD_INPUTS = [
     ("chatbot", "train --dataset {empty}", "is a folder; give a TSV file"),
     ("chatbot", "train --set model=transformer --set embed_dim=130", "embed_dim=130 must be a multiple of heads=4"),
     ("chatbot", "train --set fallback=maybe", "fallback='maybe' must be auto, off or a number"),
+    ("chatbot", "train --preset dlsuite:bert_small_en", "the suite's own masked-LM encoder (language_model)"),
     ("chatbot", "chat --run {no_model} hello", "no trained model"),
     ("chatbot", "chat --run {stub} --beam-size 0", "--beam-size must be >= 1"),
     # keyword_spotting

@@ -17,7 +17,7 @@ OWN_PRESET = "dlsuite:bert_small_en"
 SPEC = AppSpec(
     name="language_model",
     description=("masked-language-model pre-training of a small KerasHub BERT on offline English text, saved as a "
-                 "KerasHub preset (the language apps fine-tune it: --preset dlsuite:bert_small_en), vs a unigram "
+                 "KerasHub preset (sentiment fine-tunes it: --preset dlsuite:bert_small_en), vs a unigram "
                  "model"),
     config_class=LanguageModelConfig,
     task="apps.language_model.task:LanguageModel",
