@@ -102,15 +102,19 @@ def fetch_insightface_sdist(cache_dir: str) -> str:
                        "DLSUITE_INSIGHTFACE_SDIST")
 
 
-def sdist_image(sdist: str, member: str):
-    """The RGB PIL image `member` of the sdist archive `sdist`; a `UsageError` where it lacks a readable one."""
+def sdist_images(sdist: str, members: list[str]) -> list:
+    """The RGB PIL images `members` of the sdist archive `sdist`, read in one opening; a `UsageError` where it
+    lacks a readable one."""
     from PIL import Image
 
+    images = []
     with tarfile.open(sdist) as archive:
-        try:
-            return Image.open(io.BytesIO(archive.extractfile(member).read())).convert("RGB")
-        except (KeyError, AttributeError, OSError):
-            raise UsageError(f"{sdist} has no readable {member}") from None
+        for member in members:
+            try:
+                images.append(Image.open(io.BytesIO(archive.extractfile(member).read())).convert("RGB"))
+            except (KeyError, AttributeError, OSError):
+                raise UsageError(f"{sdist} has no readable {member}") from None
+    return images
 
 
 def validation_face_photos(cache_dir: str = "") -> list[tuple[np.ndarray, list]]:
@@ -125,8 +129,9 @@ def validation_face_photos(cache_dir: str = "") -> list[tuple[np.ndarray, list]]
                         f"face_recognition-{FACE_RECOGNITION_VERSION}.tar.gz", cache_dir,
                         "DLSUITE_FACE_RECOGNITION_SDIST")
     photos = []
-    for name, box in VALIDATION_FACE_PHOTOS.items():
-        image = sdist_image(sdist, f"face_recognition-{FACE_RECOGNITION_VERSION}/tests/test_images/{name}.jpg")
+    members = [f"face_recognition-{FACE_RECOGNITION_VERSION}/tests/test_images/{name}.jpg" for name in
+               VALIDATION_FACE_PHOTOS]
+    for image, box in zip(sdist_images(sdist, members), VALIDATION_FACE_PHOTOS.values()):
         scale = VALIDATION_FACE_SIDE / max(image.size)
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         photos.append((to_grey(np.asarray(image)), [[round(c * scale, 1) for c in box]]))
@@ -140,7 +145,7 @@ def real_photo(name: str, cache_dir: str = "") -> np.ndarray:
 
     if name == "insightface_t1":
         sdist = fetch_insightface_sdist(cache_dir or os.path.join(default_data_dir(), "downloads"))
-        return np.asarray(sdist_image(sdist, f"insightface-{INSIGHTFACE_VERSION}/insightface/data/images/t1.jpg"))
+        return np.asarray(sdist_images(sdist, [f"insightface-{INSIGHTFACE_VERSION}/insightface/data/images/t1.jpg"])[0])
     if name == "grace_hopper":
         from matplotlib.cbook import get_sample_data
 
